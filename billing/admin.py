@@ -1,0 +1,46 @@
+from django import forms
+from django.contrib import admin
+
+from billing.models import Account, Membership, StripeConnection
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["name", "id", "parent", "is_active", "created_at"]
+    search_fields = ["name", "id"]
+    list_filter = ["is_active"]
+    inlines = [MembershipInline]
+    raw_id_fields = ["parent"]
+
+
+class StripeConnectionForm(forms.ModelForm):
+    class Meta:
+        model = StripeConnection
+        # Secrets are never shown nor editable here: the account reconnects through the API.
+        exclude = ["secret_key", "webhook_secret"]
+
+
+@admin.register(StripeConnection)
+class StripeConnectionAdmin(admin.ModelAdmin):
+    form = StripeConnectionForm
+    list_display = ["account", "auth_mode", "status", "initialized", "livemode", "last_synced_at"]
+    list_filter = ["status", "auth_mode", "initialized", "livemode"]
+    search_fields = ["account__name", "stripe_account_id", "stripe_user_id"]
+    readonly_fields = [
+        "account",
+        "auth_mode",
+        "stripe_user_id",
+        "stripe_account_id",
+        "livemode",
+        "initialized",
+        "last_synced_at",
+        "connected_by",
+        "created_at",
+        "updated_at",
+    ]

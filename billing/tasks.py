@@ -1,0 +1,1 @@
+"""Thin Celery tasks: load by id, call a service. Queued after commit (`delay_on_commit`)."""

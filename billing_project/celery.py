@@ -1,0 +1,26 @@
+import os
+
+from celery import Celery
+from celery.signals import task_postrun, task_prerun
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
+
+app = Celery("billing_project")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@task_prerun.connect
+def _bind_task_log_context(task_id=None, kwargs=None, **_):
+    from billing_project.logging import bind_account, request_id_var
+
+    request_id_var.set(f"task:{task_id}")
+    bind_account((kwargs or {}).get("account_id"))
+
+
+@task_postrun.connect
+def _clear_task_log_context(**_):
+    from billing_project.logging import bind_account, request_id_var
+
+    request_id_var.set("-")
+    bind_account(None)
