@@ -127,8 +127,8 @@ STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 30)
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
 # Webhook processing (billing/services/webhooks.py): attempts before an event becomes a dead letter, the first
-# retry delay (doubled each attempt, capped), how long a worker's claim holds before it is presumed lost, and how
-# long an event may wait for its Celery message before the sweeper re-enqueues it.
+# retry delay (doubled each attempt, capped), how long a worker's claim holds before it is presumed lost, and
+# how long an event may wait for its Celery message before the sweeper re-enqueues it.
 WEBHOOK_MAX_ATTEMPTS = 5
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 10)
 WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600)

@@ -17,7 +17,7 @@ SIGNATURE = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=True,
-    description="`t=<unix seconds>,v1=<HMAC-SHA256 of \"t.body\" with the endpoint's signing secret>`; "
+    description='`t=<unix seconds>,v1=<HMAC-SHA256 of "t.body" with the endpoint\'s signing secret>`; '
     "older than 300 s is refused.",
 )
 ACK = inline_serializer(
@@ -25,12 +25,15 @@ ACK = inline_serializer(
     {
         "received": serializers.BooleanField(),
         "event_id": serializers.CharField(),
-        "duplicate": serializers.BooleanField(help_text="Already stored by an earlier delivery: nothing done."),
+        "duplicate": serializers.BooleanField(
+            help_text="Already stored by an earlier delivery: nothing done."
+        ),
     },
 )
 REFUSED = OpenApiResponse(
-    description="Bad or missing signature, stale timestamp, body that is not a Stripe event, unknown account or "
-    "account without a signing secret. Nothing is stored. `{\"error\": {\"code\", \"message\", \"details\"}}`."
+    description="Bad or missing signature, stale timestamp, body that is not a Stripe event, unknown "
+    "account or account without a signing secret. Nothing is stored. "
+    '`{"error": {"code", "message", "details"}}`.'
 )
 
 
@@ -42,7 +45,9 @@ class _WebhookView(APIView):
 
     @staticmethod
     def acknowledge(receipt: Receipt) -> Response:
-        return Response({"received": True, "event_id": receipt.stripe_event_id, "duplicate": receipt.duplicate})
+        return Response(
+            {"received": True, "event_id": receipt.stripe_event_id, "duplicate": receipt.duplicate}
+        )
 
 
 class AccountWebhookView(_WebhookView):
@@ -69,8 +74,8 @@ class PlatformWebhookView(_WebhookView):
     @extend_schema(
         operation_id="stripe_webhook_platform",
         summary="Stripe webhook of the platform's Stripe",
-        description="Verified with STRIPE_WEBHOOK_SECRET. An event carrying `account` (Connect) is routed to the "
-        "account connected to that Stripe account and processed as that account's event.",
+        description="Verified with STRIPE_WEBHOOK_SECRET. An event carrying `account` (Connect) is routed to "
+        "the account connected to that Stripe account and processed as that account's event.",
         tags=["webhooks"],
         auth=[],
         parameters=[SIGNATURE],
@@ -78,5 +83,7 @@ class PlatformWebhookView(_WebhookView):
         responses={200: ACK, 400: REFUSED},
     )
     def post(self, request):
-        receipt = webhook_receive_platform(payload=request.body, signature=request.headers.get("Stripe-Signature"))
+        receipt = webhook_receive_platform(
+            payload=request.body, signature=request.headers.get("Stripe-Signature")
+        )
         return self.acknowledge(receipt)

@@ -1,8 +1,9 @@
-"""Webhook events from both Stripe relationships (SPEC §0, §3): stored once, processed by workers, kept on failure.
+"""Webhook events from both Stripe relationships (SPEC §0, §3): stored once, processed by workers, kept on
+failure.
 
-A row is the unit of exactly-once: its unique constraints make a duplicate delivery an IntegrityError at insert,
-and its status moves only through conditional UPDATEs (billing/services/webhooks.py), so a handler never runs
-twice for one event, however many deliveries and workers race."""
+A row is the unit of exactly-once: its unique constraints make a duplicate delivery an IntegrityError at
+insert, and its status moves only through conditional UPDATEs (billing/services/webhooks.py), so a handler
+never runs twice for one event, however many deliveries and workers race."""
 
 from django.db import models
 from django.db.models import Q
@@ -51,10 +52,10 @@ class WebhookEvent(models.Model):
     last_error = models.TextField(blank=True, default="")
     last_traceback = models.TextField(blank=True, default="")
     received_at = models.DateTimeField()
-    # When the worker's claim was taken: a claim older than the lease is considered lost and may be taken again.
+    # When a worker claimed it: a claim older than the lease is presumed lost and may be taken again.
     claimed_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    # When the sweeper should look at it again if no Celery message did (a lost message must not lose an event).
+    # When the sweeper looks at it again if no Celery message did (a lost message must not lose an event).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     objects = WebhookEventQuerySet.as_manager()

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Receipt:
-    """What intake did with one delivery: the stored rows (one per account it was routed to) and duplicates."""
+    """What intake did with one delivery: the rows stored (one per account it is routed to), duplicates."""
 
     stripe_event_id: str
     stored: tuple[int, ...]
@@ -45,8 +45,8 @@ def webhook_receive_account(*, account_id: str, payload: bytes, signature: str |
 
 
 def webhook_receive_platform(*, payload: bytes, signature: str | None) -> Receipt:
-    """A delivery on the platform endpoint, verified with settings.STRIPE_WEBHOOK_SECRET. An event that names a
-    connected account (`account`, Connect) belongs to that account's relationship, never to the platform's."""
+    """A delivery on the platform endpoint, verified with settings.STRIPE_WEBHOOK_SECRET. An event that names
+    a connected account (`account`, Connect) belongs to that account's relationship, never the platform's."""
     if not settings.STRIPE_WEBHOOK_SECRET:
         raise errors.InvalidInput(
             "The platform webhook signing secret is not configured (STRIPE_WEBHOOK_SECRET).",
@@ -79,7 +79,9 @@ def _connection_of(account_id: str) -> StripeConnection:
     try:
         account_uuid = uuid.UUID(str(account_id))
     except ValueError:
-        raise errors.InvalidInput(f"{account_id!r} is not an account id.", code="webhook_unknown_account") from None
+        raise errors.InvalidInput(
+            f"{account_id!r} is not an account id.", code="webhook_unknown_account"
+        ) from None
     connection = (
         StripeConnection.objects.filter(account_id=account_uuid, account__is_active=True)
         .only("account_id", "webhook_secret")

@@ -1,11 +1,11 @@
-"""Webhook processing (SPEC §3): claim, run the handler, mark processed; retries, dead letters, the sweeper, and
-the staff operations on events (replay, purge).
+"""Webhook processing (SPEC §3): claim, run the handler, mark processed; retries, dead letters, the sweeper,
+and the staff operations on events (replay, purge).
 
 Exactly-once, from the database:
-- A worker first *claims* the event with one conditional UPDATE (pending/failed → processing, or a processing
-  claim older than the lease, which is presumed lost). Two workers racing on one event: one UPDATE matches, the
-  other's matches nothing and it stops. The claim counts the attempt, so a message that kills its worker still
-  uses up attempts instead of looping forever.
+- A worker first *claims* the event with one conditional UPDATE (pending/failed → processing, or a
+  processing claim older than the lease, which is presumed lost). Two workers racing on one event: one UPDATE
+  matches, the other's matches nothing and it stops. The claim counts the attempt, so a message that kills
+  its worker still uses up attempts instead of looping forever.
 - The handler runs in one transaction with the row locked and the status set to processed: its effect and
   "processed" commit together or not at all. A worker whose claim was taken over (its lease ran out) finds the
   row no longer carries its claim and rolls back without effect.
@@ -40,7 +40,9 @@ MAX_TRACEBACK_CHARS = 20000
 class Outcome:
     """What one processing attempt did. `retry_in` (seconds) is set when the caller should retry."""
 
-    status: str  # processed | ignored | failed | dead | skipped (not claimed: done, or held by another worker)
+    status: (
+        str  # processed | ignored | failed | dead | skipped (not claimed: done, or held by another worker)
+    )
     retry_in: int | None = None
 
 
@@ -55,7 +57,7 @@ def _lease() -> timedelta:
 
 
 def _claim(event_pk: int):
-    """Takes the event for this worker; answers the claim's timestamp (its token), or None if not claimable."""
+    """Takes the event for this worker: answers the claim's timestamp (its token), or None."""
     now = timezone.now()
     claimable = Q(status__in=[Status.PENDING, Status.FAILED]) | Q(
         status=Status.PROCESSING, claimed_at__lt=now - _lease()
@@ -123,7 +125,9 @@ def _record_failure(event_pk: int, claimed_at, attempts: int | None, exc: Except
     if dead:
         logger.error("Webhook event %s is a dead letter after %s attempts: %s", event_pk, attempts, message)
         return Outcome(Status.DEAD)
-    logger.warning("Webhook event %s failed (attempt %s), retry in %ss: %s", event_pk, attempts, delay, message)
+    logger.warning(
+        "Webhook event %s failed (attempt %s), retry in %ss: %s", event_pk, attempts, delay, message
+    )
     return Outcome(Status.FAILED, retry_in=delay)
 
 
@@ -159,7 +163,7 @@ def webhook_events_sweep(*, limit: int = 500) -> int:
     return requeued
 
 
-# --- staff operations (admin actions, and the admin toolkit API of SPEC §9) -----------------------------------
+# --- staff operations (admin actions, and the admin toolkit API of SPEC §9) ---------------------------------
 
 
 def _client_for(relationship: str, account: Account | None) -> StripeClient:
@@ -172,8 +176,8 @@ def _client_for(relationship: str, account: Account | None) -> StripeClient:
 
 def webhook_event_replay(*, stripe_event_id: str, account: Account | None = None) -> WebhookEvent:
     """Fetches the event again from Stripe (the account's connection when `account` is given, else the
-    platform) and processes it again from scratch: attempts reset, errors cleared. An event we never received is
-    stored and processed. Raises NotFound / Stripe errors, or Conflict while a worker holds the event."""
+    platform) and processes it again from scratch: attempts reset, errors cleared. An event we never received
+    is stored and processed. Raises NotFound / Stripe errors, or Conflict while a worker holds the event."""
     relationship = WebhookEvent.Relationship.ACCOUNT if account else WebhookEvent.Relationship.PLATFORM
     fresh = _client_for(relationship, account).retrieve_event(stripe_event_id)
     existing = WebhookEvent.objects.filter(

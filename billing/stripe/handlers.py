@@ -5,9 +5,10 @@ Modules register with the decorator and are imported from `BillingConfig.ready()
     @handles("account", "customer.created", "customer.updated")
     def mirror_customer(event: WebhookEvent) -> None: ...
 
-A type may end in `.*` to cover a family (`"invoice.*"`); an exact type wins over a family, and the longest family
-wins over a shorter one (`charge.dispute.*` over `charge.*`). The relationship is part of the key, never a
-fallback: an account event can only reach an account handler, a platform event only a platform handler.
+A type may end in `.*` to cover a family (`"invoice.*"`); an exact type wins over a family, and the longest
+family wins over a shorter one (`charge.dispute.*` over `charge.*`). The relationship is part of the key,
+never a fallback: an account event can only reach an account handler, a platform event only a platform
+handler.
 
 A handler runs inside the transaction that marks its event processed: it must not call Stripe or enqueue work
 directly (use `transaction.on_commit` / `delay_on_commit`), and it raises to fail the attempt.
@@ -43,9 +44,8 @@ def handles(relationship: str, *event_types: str) -> Callable[[Handler], Handler
             key = (relationship, event_type)
             existing = _registry.get(key)
             if existing is not None and existing is not handler:
-                raise DuplicateHandler(
-                    f"{relationship} {event_type} already handled by {existing.__module__}.{existing.__qualname__}"
-                )
+                where = f"{existing.__module__}.{existing.__qualname__}"
+                raise DuplicateHandler(f"{relationship} {event_type} is already handled by {where}")
             _registry[key] = handler
         return handler
 

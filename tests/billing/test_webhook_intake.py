@@ -10,7 +10,14 @@ from rest_framework.test import APIClient
 from billing.models import WebhookEvent
 from billing.stripe.client import StripeClient
 from tests.helpers.stripe_signing import make_event, sign
-from tests.helpers.webhooks import ACCOUNT_SECRET, PLATFORM_SECRET, PLATFORM_URL, account_url, connect, post_event
+from tests.helpers.webhooks import (
+    ACCOUNT_SECRET,
+    PLATFORM_SECRET,
+    PLATFORM_URL,
+    account_url,
+    connect,
+    post_event,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +34,9 @@ def connected(account):
 
 
 def customer_event(**kwargs):
-    return make_event("customer.created", {"id": "cus_A1", "object": "customer", "email": "a@example.com"}, **kwargs)
+    return make_event(
+        "customer.created", {"id": "cus_A1", "object": "customer", "email": "a@example.com"}, **kwargs
+    )
 
 
 def test_a_signed_account_event_is_stored_once_and_enqueued_after_commit(
@@ -57,7 +66,9 @@ def test_a_signed_account_event_is_stored_once_and_enqueued_after_commit(
     assert len(callbacks) == 1  # the processing task, published only once the insert committed
 
 
-def test_a_duplicate_delivery_answers_2xx_and_does_nothing_more(connected, django_capture_on_commit_callbacks):
+def test_a_duplicate_delivery_answers_2xx_and_does_nothing_more(
+    connected, django_capture_on_commit_callbacks
+):
     event = customer_event()
     post_event(account_url(connected), event, ACCOUNT_SECRET)
     with django_capture_on_commit_callbacks() as callbacks:
@@ -87,7 +98,8 @@ def _refused(response, code: str):
 
 def test_a_bad_signature_is_refused_and_nothing_is_stored(connected):
     message = _refused(
-        post_event(account_url(connected), customer_event(), "whsec_someone_else"), "webhook_signature_invalid"
+        post_event(account_url(connected), customer_event(), "whsec_someone_else"),
+        "webhook_signature_invalid",
     )
     assert "signature" in message.lower()
 
@@ -102,7 +114,10 @@ def test_a_stale_timestamp_is_refused(connected):
 
 def test_a_timestamp_within_tolerance_is_accepted(connected):
     recent = int(time.time()) - 250
-    assert post_event(account_url(connected), customer_event(), ACCOUNT_SECRET, timestamp=recent).status_code == 200
+    assert (
+        post_event(account_url(connected), customer_event(), ACCOUNT_SECRET, timestamp=recent).status_code
+        == 200
+    )
 
 
 def test_a_missing_signature_is_refused(connected):
@@ -112,7 +127,13 @@ def test_a_missing_signature_is_refused(connected):
 
 @pytest.mark.parametrize(
     "body",
-    [b"this is not json", b'{"id": "evt_1", "type": ', b'["a list"]', b'{"object": "event"}', "é".encode("latin-1")],
+    [
+        b"this is not json",
+        b'{"id": "evt_1", "type": ',
+        b'["a list"]',
+        b'{"object": "event"}',
+        "é".encode("latin-1"),
+    ],
     ids=["text", "truncated", "not-an-object", "no-id-or-type", "not-utf8"],
 )
 def test_a_correctly_signed_body_that_is_not_an_event_is_refused(connected, body):
@@ -143,7 +164,9 @@ def test_an_account_without_stripe_connection_is_refused(account):
 
 def test_an_account_without_webhook_secret_is_refused(account):
     connect(account, webhook_secret=None)
-    message = _refused(post_event(account_url(account), customer_event(), ACCOUNT_SECRET), "webhook_secret_missing")
+    message = _refused(
+        post_event(account_url(account), customer_event(), ACCOUNT_SECRET), "webhook_secret_missing"
+    )
     assert "signing secret" in message
 
 
@@ -153,7 +176,7 @@ def test_an_inactive_account_is_refused(connected):
     _refused(post_event(account_url(connected), customer_event(), ACCOUNT_SECRET), "webhook_unknown_account")
 
 
-# --- the platform endpoint and Connect routing -----------------------------------------------------------------
+# --- the platform endpoint and Connect routing--
 
 
 def test_the_platform_endpoint_stores_a_platform_event():

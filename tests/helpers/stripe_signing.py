@@ -1,4 +1,4 @@
-"""Signing test deliveries the way Stripe does: `Stripe-Signature: t=<ts>,v1=<hex HMAC-SHA256("t.payload")>`."""
+"""Signing test deliveries as Stripe does: `Stripe-Signature: t=<ts>,v1=<hex HMAC-SHA256("t.payload")>`."""
 
 import hashlib
 import hmac
