@@ -13,9 +13,9 @@ VAR_DIR = Path(env_str("BILLING_VAR_DIR", str(BASE_DIR / "var")))
 
 # Development defaults. Production (DEBUG off) refuses to start with any of them, see the check at the end.
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"
-DEV_FIELD_ENCRYPTION_KEY = "ZGV2LW9ubHktZmllbGQtZW5jcnlwdGlvbi1rZXktMDA="  # noqa: S105 - public dev default
-DEV_STRIPE_SECRET_KEY = "sk_test_platform_dev_key"  # noqa: S105 - the local Stripe accepts any test key
-DEV_STRIPE_WEBHOOK_SECRET = "whsec_platform_dev_secret"  # noqa: S105
+DEV_FIELD_ENCRYPTION_KEY = "ZGV2LW9ubHktZmllbGQtZW5jcnlwdGlvbi1rZXktMDA="  # public development default
+DEV_STRIPE_SECRET_KEY = "sk_test_platform_dev_key"  # the local Stripe accepts any test key
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_platform_dev_secret"
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
