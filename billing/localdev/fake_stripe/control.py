@@ -1,0 +1,22 @@
+"""`POST /_test/reset`: back to an empty Stripe between tests, without restarting the server."""
+
+from aiohttp import web
+from localstripe import webhooks
+from localstripe.resources import store
+
+from billing.localdev.fake_stripe import faults, isolation, keys
+
+
+async def reset(request: web.Request) -> web.Response:
+    store.clear()  # what localstripe's DELETE /_config/data does; prices and sessions live there too
+    isolation.reset()
+    faults.plan.clear()
+    keys.reset()
+    # Webhook endpoints too: a test's receiver is gone once it ends, and the next test registers its own.
+    # localstripe keeps them in this module-level dict and has no route to remove one.
+    webhooks._webhooks.clear()
+    return web.json_response({"reset": True})
+
+
+def install(app: web.Application) -> None:
+    app.router.add_post("/_test/reset", reset)
