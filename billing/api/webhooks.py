@@ -25,9 +25,7 @@ ACK = inline_serializer(
     {
         "received": serializers.BooleanField(),
         "event_id": serializers.CharField(),
-        "duplicate": serializers.BooleanField(
-            help_text="Already stored by an earlier delivery: nothing done."
-        ),
+        "duplicate": serializers.BooleanField(help_text="Already stored by an earlier delivery: nothing done."),
     },
 )
 REFUSED = OpenApiResponse(
@@ -45,9 +43,7 @@ class _WebhookView(APIView):
 
     @staticmethod
     def acknowledge(receipt: Receipt) -> Response:
-        return Response(
-            {"received": True, "event_id": receipt.stripe_event_id, "duplicate": receipt.duplicate}
-        )
+        return Response({"received": True, "event_id": receipt.stripe_event_id, "duplicate": receipt.duplicate})
 
 
 class AccountWebhookView(_WebhookView):
@@ -83,7 +79,5 @@ class PlatformWebhookView(_WebhookView):
         responses={200: ACK, 400: REFUSED},
     )
     def post(self, request):
-        receipt = webhook_receive_platform(
-            payload=request.body, signature=request.headers.get("Stripe-Signature")
-        )
+        receipt = webhook_receive_platform(payload=request.body, signature=request.headers.get("Stripe-Signature"))
         return self.acknowledge(receipt)

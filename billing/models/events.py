@@ -35,9 +35,7 @@ class WebhookEvent(models.Model):
     stripe_event_id = models.CharField(max_length=255)
     relationship = models.CharField(max_length=10, choices=Relationship.choices)
     # Set for every account event; empty for platform events (their handlers find the account themselves).
-    account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_events"
-    )
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_events")
     type = models.CharField(max_length=100)
     api_version = models.CharField(max_length=40, blank=True, default="")
     livemode = models.BooleanField(default=False)

@@ -79,9 +79,7 @@ def _connection_of(account_id: str) -> StripeConnection:
     try:
         account_uuid = uuid.UUID(str(account_id))
     except ValueError:
-        raise errors.InvalidInput(
-            f"{account_id!r} is not an account id.", code="webhook_unknown_account"
-        ) from None
+        raise errors.InvalidInput(f"{account_id!r} is not an account id.", code="webhook_unknown_account") from None
     connection = (
         StripeConnection.objects.filter(account_id=account_uuid, account__is_active=True)
         .only("account_id", "webhook_secret")

@@ -40,9 +40,7 @@ MAX_TRACEBACK_CHARS = 20000
 class Outcome:
     """What one processing attempt did. `retry_in` (seconds) is set when the caller should retry."""
 
-    status: (
-        str  # processed | ignored | failed | dead | skipped (not claimed: done, or held by another worker)
-    )
+    status: str  # processed | ignored | failed | dead | skipped (not claimed: done, or held by another worker)
     retry_in: int | None = None
 
 
@@ -125,9 +123,7 @@ def _record_failure(event_pk: int, claimed_at, attempts: int | None, exc: Except
     if dead:
         logger.error("Webhook event %s is a dead letter after %s attempts: %s", event_pk, attempts, message)
         return Outcome(Status.DEAD)
-    logger.warning(
-        "Webhook event %s failed (attempt %s), retry in %ss: %s", event_pk, attempts, delay, message
-    )
+    logger.warning("Webhook event %s failed (attempt %s), retry in %ss: %s", event_pk, attempts, delay, message)
     return Outcome(Status.FAILED, retry_in=delay)
 
 

@@ -34,14 +34,10 @@ def connected(account):
 
 
 def customer_event(**kwargs):
-    return make_event(
-        "customer.created", {"id": "cus_A1", "object": "customer", "email": "a@example.com"}, **kwargs
-    )
+    return make_event("customer.created", {"id": "cus_A1", "object": "customer", "email": "a@example.com"}, **kwargs)
 
 
-def test_a_signed_account_event_is_stored_once_and_enqueued_after_commit(
-    connected, django_capture_on_commit_callbacks
-):
+def test_a_signed_account_event_is_stored_once_and_enqueued_after_commit(connected, django_capture_on_commit_callbacks):
     event = customer_event(created=1_700_000_000)
     with django_capture_on_commit_callbacks() as callbacks:
         response = post_event(account_url(connected), event, ACCOUNT_SECRET)
@@ -66,9 +62,7 @@ def test_a_signed_account_event_is_stored_once_and_enqueued_after_commit(
     assert len(callbacks) == 1  # the processing task, published only once the insert committed
 
 
-def test_a_duplicate_delivery_answers_2xx_and_does_nothing_more(
-    connected, django_capture_on_commit_callbacks
-):
+def test_a_duplicate_delivery_answers_2xx_and_does_nothing_more(connected, django_capture_on_commit_callbacks):
     event = customer_event()
     post_event(account_url(connected), event, ACCOUNT_SECRET)
     with django_capture_on_commit_callbacks() as callbacks:
@@ -114,10 +108,7 @@ def test_a_stale_timestamp_is_refused(connected):
 
 def test_a_timestamp_within_tolerance_is_accepted(connected):
     recent = int(time.time()) - 250
-    assert (
-        post_event(account_url(connected), customer_event(), ACCOUNT_SECRET, timestamp=recent).status_code
-        == 200
-    )
+    assert post_event(account_url(connected), customer_event(), ACCOUNT_SECRET, timestamp=recent).status_code == 200
 
 
 def test_a_missing_signature_is_refused(connected):
@@ -164,9 +155,7 @@ def test_an_account_without_stripe_connection_is_refused(account):
 
 def test_an_account_without_webhook_secret_is_refused(account):
     connect(account, webhook_secret=None)
-    message = _refused(
-        post_event(account_url(account), customer_event(), ACCOUNT_SECRET), "webhook_secret_missing"
-    )
+    message = _refused(post_event(account_url(account), customer_event(), ACCOUNT_SECRET), "webhook_secret_missing")
     assert "signing secret" in message
 
 

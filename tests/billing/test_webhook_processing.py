@@ -56,9 +56,7 @@ def deliver(account, event_type=TYPE, *, capture, **kwargs):
     return WebhookEvent.objects.get(stripe_event_id=event["id"], account=account)
 
 
-def test_a_delivery_runs_its_handler_once_and_is_marked_processed(
-    connected, django_capture_on_commit_callbacks
-):
+def test_a_delivery_runs_its_handler_once_and_is_marked_processed(connected, django_capture_on_commit_callbacks):
     with registered("account", TYPE, RecordingHandler()) as handler:
         row = deliver(connected, capture=django_capture_on_commit_callbacks)
         # A duplicate message for the same event (a Celery redelivery) finds nothing to claim.
@@ -165,9 +163,7 @@ def test_an_account_event_never_reaches_a_platform_handler_and_vice_versa(
     assert account_row.status == platform_row.status == Status.IGNORED
 
 
-def test_a_connect_event_reaches_the_account_handler_not_the_platform_one(
-    account, django_capture_on_commit_callbacks
-):
+def test_a_connect_event_reaches_the_account_handler_not_the_platform_one(account, django_capture_on_commit_callbacks):
     connect(account, stripe_user_id="acct_C1")
     platform, account_side = RecordingHandler(), RecordingHandler()
     event = make_event(TYPE, {"id": "obj_1", "object": "thing"}, account="acct_C1")
@@ -182,9 +178,7 @@ def test_a_connect_event_reaches_the_account_handler_not_the_platform_one(
 # --- the sweeper: a lost Celery message must not lose an event
 
 
-def stored(
-    account, *, status=Status.PENDING, attempts=0, next_attempt_in=-1, claimed_ago=None, event_id="evt_s"
-):
+def stored(account, *, status=Status.PENDING, attempts=0, next_attempt_in=-1, claimed_ago=None, event_id="evt_s"):
     now = timezone.now()
     return WebhookEvent.objects.create(
         stripe_event_id=event_id,
@@ -215,9 +209,7 @@ def test_the_sweeper_enqueues_a_pending_event_whose_message_was_lost(connected):
 
 def test_the_sweeper_retakes_a_processing_claim_older_than_the_lease(connected, settings):
     lease = settings.WEBHOOK_CLAIM_LEASE_SECONDS
-    stale = stored(
-        connected, status=Status.PROCESSING, attempts=1, claimed_ago=lease + 1, event_id="evt_stale"
-    )
+    stale = stored(connected, status=Status.PROCESSING, attempts=1, claimed_ago=lease + 1, event_id="evt_stale")
     held = stored(
         connected,
         status=Status.PROCESSING,
@@ -302,9 +294,7 @@ def test_replaying_a_dead_letter_after_the_fault_is_fixed_processes_it(
     assert fixed.calls == [row.stripe_event_id]
     assert (row.status, row.attempts, row.last_error, row.last_traceback) == (Status.PROCESSED, 1, "", "")
     # Fetched with the account's own client, not the platform's.
-    assert stripe_events.calls == [
-        (f"<StripeClient account:{connected.pk} stripe_account=None>", row.stripe_event_id)
-    ]
+    assert stripe_events.calls == [(f"<StripeClient account:{connected.pk} stripe_account=None>", row.stripe_event_id)]
 
 
 def test_replaying_an_event_we_never_received_stores_and_processes_it(

@@ -12,9 +12,7 @@ PLATFORM_SECRET = "whsec_platform_test_secret"
 def connect(account, *, webhook_secret: str | None = ACCOUNT_SECRET, stripe_user_id: str = "", **fields):
     return StripeConnection.objects.create(
         account=account,
-        auth_mode=StripeConnection.AuthMode.CONNECT
-        if stripe_user_id
-        else StripeConnection.AuthMode.SECRET_KEY,
+        auth_mode=StripeConnection.AuthMode.CONNECT if stripe_user_id else StripeConnection.AuthMode.SECRET_KEY,
         secret_key="sk_test_" + "x" * 24,
         stripe_user_id=stripe_user_id,
         webhook_secret=webhook_secret,
