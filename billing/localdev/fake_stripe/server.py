@@ -19,6 +19,7 @@ from billing.localdev.fake_stripe import (
     checkout_completion,
     checkout_page,
     control,
+    events,
     faults,
     isolation,
     keys,
@@ -48,6 +49,7 @@ def build_app() -> web.Application:
     """localstripe's (module-level, single) app, extended once per process."""
     app = localstripe.server.app
     disable_disk_persistence()
+    events.install()
     isolation.install()
     subscription_prices.install()
     refunds.install()
