@@ -9,11 +9,18 @@ ACCOUNT_SECRET = "whsec_account_test_secret"
 PLATFORM_SECRET = "whsec_platform_test_secret"
 
 
-def connect(account, *, webhook_secret: str | None = ACCOUNT_SECRET, stripe_user_id: str = "", **fields):
+def connect(
+    account,
+    *,
+    webhook_secret: str | None = ACCOUNT_SECRET,
+    stripe_user_id: str = "",
+    secret_key: str = "sk_test_" + "x" * 24,
+    **fields,
+):
     return StripeConnection.objects.create(
         account=account,
         auth_mode=StripeConnection.AuthMode.CONNECT if stripe_user_id else StripeConnection.AuthMode.SECRET_KEY,
-        secret_key="sk_test_" + "x" * 24,
+        secret_key=secret_key,
         stripe_user_id=stripe_user_id,
         webhook_secret=webhook_secret,
         status=StripeConnection.Status.READY,
