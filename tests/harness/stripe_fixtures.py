@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,10 @@ STOP_TIMEOUT_SECONDS = 10.0
 READY_LINE = re.compile(r"fake_stripe listening on (http://\S+)")
 
 
+class ControlError(RuntimeError):
+    """A control route refused the request (the message carries the fake's Stripe-shaped error)."""
+
+
 class FakeStripeServer:
     """A running fake and its `/_test/` control plane."""
 
@@ -44,8 +49,11 @@ class FakeStripeServer:
         body = json.dumps(payload).encode() if payload is not None else None
         request = urllib.request.Request(f"{self.base_url}{path}", data=body, method=method,
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            text = response.read().decode()
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read().decode()
+        except urllib.error.HTTPError as error:
+            raise ControlError(f"{method} {path}: {error.code} {error.read().decode(errors='replace')}") from None
         return json.loads(text) if text else None
 
     def reset(self) -> None:

@@ -11,7 +11,7 @@ import pytest
 import requests
 import stripe
 
-from tests.harness.stripe_fixtures import TEST_SECRET_KEY, stripe_sdk_client
+from tests.harness.stripe_fixtures import TEST_SECRET_KEY, ControlError, stripe_sdk_client
 
 WEBHOOK_SECRET = "whsec_harness_test_secret"
 DELIVERY_TIMEOUT_SECONDS = 15
@@ -182,6 +182,11 @@ def test_subscription_created_from_a_price_is_active_and_invoiced(client):
     assert (item.price.id, item.price.unit_amount, item.plan.id, item.quantity) == (price.id, 1500, price.id, 2)
     assert client.v1.invoices.retrieve(subscription.latest_invoice).amount_paid == 3000
 
+    yearly = client.v1.prices.create({"currency": "usd", "unit_amount": 15000, "product": price.product,
+                                      "recurring": {"interval": "year"}})
+    moved = client.v1.subscriptions.update(subscription.id, {"items": [{"id": item.id, "price": yearly.id}]})
+    assert moved["items"].data[0].price.id == yearly.id
+
     one_time = client.v1.prices.create({"currency": "usd", "unit_amount": 5, "product_data": {"name": "Once"}})
     with pytest.raises(stripe.InvalidRequestError, match="type=recurring"):
         client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": one_time.id}]})
@@ -260,14 +265,8 @@ def test_checkout_refuses_bad_sessions_and_expires(client, stripe_server):
         "mode": "subscription", "line_items": [{"price": price.id, "quantity": 1}],
         "success_url": "https://app.example.com/ok"})
     assert client.v1.checkout.sessions.expire(session.id).status == "expired"
-    with pytest.raises(requests.HTTPError):
-        _control_post(f"{stripe_server.base_url}/_test/checkout/sessions/{session.id}/complete")
-
-
-def _control_post(url: str) -> requests.Response:
-    response = requests.post(url, timeout=10, allow_redirects=False)
-    response.raise_for_status()
-    return response
+    with pytest.raises(ControlError, match="only an open session"):
+        stripe_server.complete_checkout(session.id)
 
 
 def test_hosted_checkout_page_pays_and_redirects(client):
@@ -280,7 +279,7 @@ def test_hosted_checkout_page_pays_and_redirects(client):
     page = requests.get(session.url, timeout=10)
     assert page.status_code == 200 and 'id="pay"' in page.text and "900" in page.text
 
-    paid = _control_post(f"{session.url}/pay")
+    paid = requests.post(f"{session.url}/pay", timeout=10, allow_redirects=False)
     assert paid.status_code == 303
     assert paid.headers["Location"] == f"https://app.example.com/ok?session={session.id}"
     assert client.v1.checkout.sessions.retrieve(session.id).status == "complete"

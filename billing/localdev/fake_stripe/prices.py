@@ -214,7 +214,7 @@ def price_from_data(price_data) -> Price:
     """An inline price (`price_data` of a checkout line item or a subscription item); Stripe archives those."""
     if not isinstance(price_data, dict):
         raise invalid_request("Invalid object", param="price_data")
-    return Price(active=False, **price_data)
+    return Price(**{**price_data, "active": False})
 
 
 def price_for_plan(plan: Plan) -> dict:

@@ -67,15 +67,14 @@ async def serve(host: str, port: int, *, access_log: bool = False) -> None:
     """Serves until SIGINT or SIGTERM; prints one ready line with the bound address (port 0 picks a free one)."""
     runner = web.AppRunner(build_app(), access_log=logging.getLogger("aiohttp.access") if access_log else None,
                            shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # before the ready line: whoever reads it may stop us at once
+        loop.add_signal_handler(signum, stop.set)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
-        bound_port = runner.addresses[0][1]
-        print(f"fake_stripe listening on http://{host}:{bound_port}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+        print(f"fake_stripe listening on http://{host}:{runner.addresses[0][1]}", flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()  # on_shutdown releases hung requests first (faults.py)
