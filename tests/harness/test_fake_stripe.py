@@ -1,73 +1,23 @@
 """The local Stripe, through the real Stripe SDK against the subprocess server: what the harness adds to
 localstripe behaves like Stripe."""
 
-import json
 import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 import stripe
 
 from tests.harness.stripe_fixtures import TEST_SECRET_KEY, ControlError, stripe_sdk_client
+from tests.harness.webhook_receiver import WebhookReceiver
 
 WEBHOOK_SECRET = "whsec_harness_test_secret"
-DELIVERY_TIMEOUT_SECONDS = 15
-
-
-class WebhookReceiver:
-    """A local HTTP endpoint that records what the fake posts to it."""
-
-    def __init__(self) -> None:
-        self._bodies: list[tuple[bytes, str]] = []
-        self._arrived = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver._arrived:
-                    receiver._bodies.append((body, self.headers.get("Stripe-Signature", "")))
-                    receiver._arrived.notify_all()
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/webhooks/stripe"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def _find(self, event_type: str, object_id: str) -> tuple[bytes, str] | None:
-        for body, signature in self._bodies:
-            event = json.loads(body)
-            if event["type"] == event_type and event["data"]["object"]["id"] == object_id:
-                return body, signature
-        return None
-
-    def wait_for(self, event_type: str, object_id: str) -> stripe.Event:
-        """The delivered event of this type about this object, verified as a Stripe webhook handler would."""
-        with self._arrived:
-            found = self._arrived.wait_for(lambda: self._find(event_type, object_id),
-                                           timeout=DELIVERY_TIMEOUT_SECONDS)
-        assert found, f"no {event_type} delivered; got {[json.loads(b)['type'] for b, _ in self._bodies]}"
-        payload, signature = found
-        return stripe.Webhook.construct_event(payload, signature, WEBHOOK_SECRET)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
 
 @pytest.fixture
 def webhooks(stripe_server, stripe_api_base) -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    stripe_server.register_webhook("harness", receiver.url, WEBHOOK_SECRET)
+    receiver = WebhookReceiver(WEBHOOK_SECRET)
+    stripe_server.register_webhook("harness", receiver.url, receiver.secret)
     yield receiver
     receiver.close()
 
