@@ -47,7 +47,9 @@ class Conflict(AppError):
 
 class NoStripeConnection(Conflict):
     code = "stripe_not_connected"
-    default_message = "This account has no Stripe connection. Connect Stripe first (POST /api/v1/billing/stripe-connection/)."
+    default_message = (
+        "This account has no Stripe connection. Connect Stripe first (POST /api/v1/billing/stripe-connection/)."
+    )
 
 
 class StripeError(AppError):

@@ -9,6 +9,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs Django set up first
 
+from django.conf import settings  # noqa: E402
+
 from billing_project.routing import websocket_urlpatterns  # noqa: E402
+
+if settings.DEBUG:
+    # Development: daphne serves the admin's and the API docs' static files itself (production: collectstatic
+    # behind the web server or a CDN).
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})

@@ -1,5 +1,6 @@
 """Settings, read from the environment only. Development defaults work with nothing installed but Python."""
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,9 +14,9 @@ VAR_DIR = Path(env_str("BILLING_VAR_DIR", str(BASE_DIR / "var")))
 
 # Development defaults. Production (DEBUG off) refuses to start with any of them, see the check at the end.
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"
-DEV_FIELD_ENCRYPTION_KEY = "ZGV2LW9ubHktZmllbGQtZW5jcnlwdGlvbi1rZXktMDA="  # noqa: S105 - public dev default
-DEV_STRIPE_SECRET_KEY = "sk_test_platform_dev_key"  # noqa: S105 - the local Stripe accepts any test key
-DEV_STRIPE_WEBHOOK_SECRET = "whsec_platform_dev_secret"  # noqa: S105
+DEV_FIELD_ENCRYPTION_KEY = "ZGV2LW9ubHktZmllbGQtZW5jcnlwdGlvbi1rZXktMDA="  # public development default
+DEV_STRIPE_SECRET_KEY = "sk_test_platform_dev_key"  # the local Stripe accepts any test key
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_platform_dev_secret"
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "channels",
     "billing",
@@ -82,6 +84,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     if DATABASES["default"]["NAME"] != ":memory:":
         VAR_DIR.mkdir(parents=True, exist_ok=True)
+elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+    # One test database per checkout, so two checkouts' test runs on one server never drop each other's.
+    _checkout = hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_checkout}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -154,6 +160,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Served from our own static files: the docs work without internet access.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging: one line per event, with the account and the request or task id (never a secret).

@@ -7,12 +7,13 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, Toke
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-
 from billing.selectors.accounts import membership_for_token
 
 
 class AccountTokenObtainSerializer(TokenObtainPairSerializer):
-    account_id = serializers.UUIDField(required=False, help_text="Account to act for; default: your first one.")
+    account_id = serializers.UUIDField(
+        required=False, help_text="Account to act for; default: your first one."
+    )
 
     def validate(self, attrs):
         data = super().validate(attrs)  # wrong username/password → 401
@@ -29,7 +30,9 @@ class AccountTokenRefreshSerializer(TokenRefreshSerializer):
     def validate(self, attrs):
         refresh = RefreshToken(attrs["refresh"])
         # A membership removed since the token was issued ends the session at the next refresh.
-        membership_for_token(user=refresh.get("user_id"), account_id=refresh.get("account_id"), by_user_id=True)
+        membership_for_token(
+            user=refresh.get("user_id"), account_id=refresh.get("account_id"), by_user_id=True
+        )
         return super().validate(attrs)
 
 
@@ -48,6 +51,3 @@ class TokenObtainView(TokenObtainPairView):
 class TokenRefresh(TokenRefreshView):
     serializer_class = AccountTokenRefreshSerializer
     permission_classes = [AllowAny]
-
-
-

@@ -36,7 +36,9 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user_account")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user_account")
+        ]
         ordering = ["created_at"]
 
     def __str__(self) -> str:

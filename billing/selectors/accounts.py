@@ -10,7 +10,8 @@ def membership_for_token(*, user, account_id=None, by_user_id: bool = False) -> 
         membership = memberships.filter(account_id=account_id).first()
         if membership is None:
             raise errors.Forbidden(
-                "You are not a member of that account. Ask one of its owners to invite you.", code="not_a_member"
+                "You are not a member of that account. Ask one of its owners to invite you.",
+                code="not_a_member",
             )
         return membership
     membership = memberships.order_by("created_at").first()

@@ -135,7 +135,9 @@ class StripeClient:
         try:
             event = json.loads(payload)
         except ValueError:
-            raise errors.InvalidInput("Webhook body is not valid JSON.", code="webhook_body_invalid") from None
+            raise errors.InvalidInput(
+                "Webhook body is not valid JSON.", code="webhook_body_invalid"
+            ) from None
         if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
             raise errors.InvalidInput(
                 "Webhook body is not a Stripe event (no id or type).", code="webhook_body_invalid"
@@ -169,8 +171,14 @@ def translate_errors(path: str):
             details={"stripe_code": exc.code} if exc.code else None,
         ) from None
     except (stripe.InvalidRequestError, stripe.CardError, stripe.IdempotencyError) as exc:
-        details = {key: value for key, value in (("stripe_code", exc.code), ("param", getattr(exc, "param", None))) if value}
-        raise errors.StripeRejected(f"Stripe rejected the request: {_stripe_message(exc)}", details=details) from None
+        details = {
+            key: value
+            for key, value in (("stripe_code", exc.code), ("param", getattr(exc, "param", None)))
+            if value
+        }
+        raise errors.StripeRejected(
+            f"Stripe rejected the request: {_stripe_message(exc)}", details=details
+        ) from None
     except stripe.APIConnectionError as exc:
         logger.warning("Stripe unreachable on %s: %s", path, exc.__class__.__name__)
         raise errors.StripeUnavailable(f"Stripe is unreachable: {_stripe_message(exc)}") from None
@@ -179,7 +187,9 @@ def translate_errors(path: str):
         if 400 <= status < 500:
             raise errors.StripeRejected(f"Stripe rejected the request: {_stripe_message(exc)}") from None
         logger.warning("Stripe failed on %s with HTTP %s", path, status)
-        raise errors.StripeUnavailable(f"Stripe failed (HTTP {status or 'error'}): {_stripe_message(exc)}") from None
+        raise errors.StripeUnavailable(
+            f"Stripe failed (HTTP {status or 'error'}): {_stripe_message(exc)}"
+        ) from None
 
 
 def _retry_after(exc: stripe.StripeError) -> float | None:

@@ -17,7 +17,9 @@ def run(*args) -> str:
 
 
 def test_creates_account_owner_and_prints_the_id():
-    printed = run("--name", "Acme Agency", "--owner", "alice", "--password", "s3cret-pass", "--email", "a@x.io")
+    printed = run(
+        "--name", "Acme Agency", "--owner", "alice", "--password", "s3cret-pass", "--email", "a@x.io"
+    )
     account = Account.objects.get(pk=uuid.UUID(printed))
     assert account.name == "Acme Agency"
     membership = Membership.objects.get(account=account)
@@ -38,7 +40,10 @@ def test_sub_account_of_a_parent_reuses_the_existing_user():
     [
         (["--name", "X", "--owner", "newbie"], "give a password"),
         (["--name", "X", "--owner", "o", "--password", "pw-123456", "--parent", "nope"], "not an account id"),
-        (["--name", "X", "--owner", "o", "--password", "pw-123456", "--parent", str(uuid.uuid4())], "No parent"),
+        (
+            ["--name", "X", "--owner", "o", "--password", "pw-123456", "--parent", str(uuid.uuid4())],
+            "No parent",
+        ),
         (["--name", " ", "--owner", "o", "--password", "pw-123456"], "needs a name"),
     ],
 )

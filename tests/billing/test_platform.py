@@ -1,0 +1,72 @@
+"""The product's front door: health, API docs, admin, settings refusing unsafe production start."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.django_db
+def test_healthz_reports_database_and_broker(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] and body["broker"]["ok"]
+    assert response["X-Request-ID"]
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_the_broker_is_down(client):
+    from billing_project.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens there
+    try:
+        response = client.get("/healthz")
+    finally:
+        app.conf.broker_url = previous
+    assert response.status_code == 503
+    assert response.json()["broker"]["ok"] is False
+
+
+@pytest.mark.django_db
+def test_openapi_schema_and_docs_answer(client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/auth/token/" in schema.content
+    assert client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_admin_login_page_answers(client):
+    assert client.get("/admin/login/").status_code == 200
+
+
+def _start_settings(**env):
+    code = "import django; django.setup(); print('started')"
+    full_env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY")}
+    full_env.update(env, DJANGO_SETTINGS_MODULE="billing_project.settings")
+    return subprocess.run(
+        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_production_mode_refuses_development_secrets():
+    result = _start_settings(DEBUG="0", ALLOWED_HOSTS="billing.example.com")
+    assert result.returncode != 0
+    assert "development defaults" in result.stderr
+    assert "SECRET_KEY" in result.stderr and "STRIPE_WEBHOOK_SECRET" in result.stderr
+
+
+def test_production_mode_starts_with_real_secrets():
+    result = _start_settings(
+        DEBUG="0",
+        SECRET_KEY="a-real-secret-" + "x" * 40,
+        FIELD_ENCRYPTION_KEY="cHJvZHVjdGlvbi1maWVsZC1lbmNyeXB0aW9uLWtleTE=",
+        STRIPE_SECRET_KEY="sk_live_realkey",
+        STRIPE_WEBHOOK_SECRET="whsec_real",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
