@@ -12,7 +12,7 @@ from billing.localdev.embedded_redis import embedded_redis
 from billing_project.celery import app as celery_app
 from tests.factories import AccountFactory, MembershipFactory, UserFactory
 
-pytest_plugins = []  # TEMP
+pytest_plugins = ["tests.harness.stripe_fixtures"]
 
 PASSWORD = "correct horse battery staple"
 

@@ -10,7 +10,7 @@ from billing.secrets import EncryptedSecretField
 
 class StripeConnection(models.Model):
     class AuthMode(models.TextChoices):
-        SECRET_KEY = "secret_key"  # noqa: S105 - a mode name, not a secret
+        SECRET_KEY = "secret_key"
         CONNECT = "connect"
 
     class Status(models.TextChoices):

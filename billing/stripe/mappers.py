@@ -143,9 +143,7 @@ def _period(obj: Obj, items: Iterable[Obj]) -> tuple[datetime | None, datetime |
     start, end = obj.get("current_period_start"), obj.get("current_period_end")
     items = list(items)
     if start is None:
-        starts = [
-            item["current_period_start"] for item in items if item.get("current_period_start") is not None
-        ]
+        starts = [item["current_period_start"] for item in items if item.get("current_period_start") is not None]
         start = min(starts) if starts else None
     if end is None:
         ends = [item["current_period_end"] for item in items if item.get("current_period_end") is not None]
@@ -194,9 +192,7 @@ def subscription_items(obj: Obj) -> list[Obj]:
                 "product_stripe_id": ref(item_price.get("product")) if isinstance(item_price, dict) else "",
                 "quantity": item.get("quantity"),
                 "unit_amount": money_or_none(
-                    item_price.get("unit_amount", item_price.get("amount"))
-                    if isinstance(item_price, dict)
-                    else None
+                    item_price.get("unit_amount", item_price.get("amount")) if isinstance(item_price, dict) else None
                 ),
                 "currency": text(item_price.get("currency") if isinstance(item_price, dict) else "", 3),
                 "current_period_start": ts(item.get("current_period_start")) or parent_start,
@@ -209,9 +205,7 @@ def subscription_items(obj: Obj) -> list[Obj]:
 def invoice(obj: Obj) -> Obj:
     amount_due, amount_paid = money(obj.get("amount_due")), money(obj.get("amount_paid"))
     remaining = obj.get("amount_remaining")
-    subscription_id = ref(obj.get("subscription")) or ref(
-        dig(obj, "parent", "subscription_details", "subscription")
-    )
+    subscription_id = ref(obj.get("subscription")) or ref(dig(obj, "parent", "subscription_details", "subscription"))
     return {
         "customer_stripe_id": ref(obj.get("customer")),
         "subscription_stripe_id": subscription_id,
@@ -250,9 +244,7 @@ def charge(obj: Obj) -> Obj:
         "currency": text(obj.get("currency"), 3),
         "amount": amount,
         # Old API versions have no amount_captured: a captured charge captured all of it.
-        "amount_captured": money(amount_captured)
-        if amount_captured is not None
-        else (amount if captured else 0),
+        "amount_captured": money(amount_captured) if amount_captured is not None else (amount if captured else 0),
         "amount_refunded": money(obj.get("amount_refunded")),
         "status": text(obj.get("status"), 20),
         "paid": bool(obj.get("paid")),

@@ -88,18 +88,14 @@ def _upsert_subscription_items(account, parents: list, objects: list[Obj], *, se
     rest before calling this)."""
     pks = {row.stripe_id: row.pk for row in parents}
     if any(pk is None for pk in pks.values()):
-        pks = dict(
-            Subscription.objects.filter(account=account, stripe_id__in=pks).values_list("stripe_id", "pk")
-        )
+        pks = dict(Subscription.objects.filter(account=account, stripe_id__in=pks).values_list("stripe_id", "pk"))
     rows, complete = [], []
     for obj in objects:
         items = obj.get("items")
         if obj.get("deleted") or not isinstance(items, dict) or pks.get(obj["id"]) is None:
             continue
         for columns in mappers.subscription_items(obj):
-            row = SubscriptionItem(
-                account_id=account.pk, subscription_id=pks[obj["id"]], synced_at=now, **columns
-            )
+            row = SubscriptionItem(account_id=account.pk, subscription_id=pks[obj["id"]], synced_at=now, **columns)
             row.seen_in_run = seen_in_run
             rows.append(row)
         if not items.get("has_more"):
@@ -206,9 +202,7 @@ def upsert_objects(
                 return 0
         page = list(by_id.values())
         customer_pks = (
-            _customer_pks(account, (mappers.ref(obj.get("customer")) for obj in page))
-            if otype.customer_fk
-            else {}
+            _customer_pks(account, (mappers.ref(obj.get("customer")) for obj in page)) if otype.customer_fk else {}
         )
         rows = [_build(otype, account, obj, customer_pks=customer_pks, now=now, extra=extra) for obj in page]
         for row in rows:
@@ -232,9 +226,7 @@ def is_newer(event_created: int, event_id: str, row_created: int | None, row_eve
     return (int(event_created), event_id or "") > (int(row_created), row_event_id or "")
 
 
-def apply_event_object(
-    account, obj: dict, *, event_id: str, event_created: int, deleted: bool = False
-) -> bool:
+def apply_event_object(account, obj: dict, *, event_id: str, event_created: int, deleted: bool = False) -> bool:
     """Applies one object from a webhook event, if the event is newer than what the row holds; creates the row
     if absent; marks it deleted (never removes it) when `deleted` or the object says `deleted: true`.
     Returns whether it applied. Runs in its own transaction with the row locked, so two events for one object
@@ -255,9 +247,7 @@ def apply_event_object(
             return False
         placeholder = row.last_event_created is None and row.created is None and not row.data
         if not stub:
-            customer_pks = (
-                _customer_pks(account, [mappers.ref(obj.get("customer"))]) if otype.customer_fk else {}
-            )
+            customer_pks = _customer_pks(account, [mappers.ref(obj.get("customer"))]) if otype.customer_fk else {}
             built = _build(otype, account, obj, customer_pks=customer_pks, now=now, extra={})
             for name in otype.update_fields(with_seen=False, with_ordering=False):
                 setattr(row, name, getattr(built, name))
@@ -278,9 +268,9 @@ _CUSTOMER_DEPENDENTS = [t.model for t in _TYPES.values() if t.customer_fk]
 
 def _link_customer(account, customer: Customer) -> None:
     for model in _CUSTOMER_DEPENDENTS:
-        model.objects.filter(
-            account=account, customer_stripe_id=customer.stripe_id, customer__isnull=True
-        ).update(customer=customer.pk)
+        model.objects.filter(account=account, customer_stripe_id=customer.stripe_id, customer__isnull=True).update(
+            customer=customer.pk
+        )
 
 
 def link_customers(account) -> int:
@@ -288,9 +278,7 @@ def link_customers(account) -> int:
     not mirrored yet: resources sync in parallel). One UPDATE per table."""
     linked = 0
     for model in _CUSTOMER_DEPENDENTS:
-        customer_pk = Customer.objects.filter(
-            account=account, stripe_id=OuterRef("customer_stripe_id")
-        ).values("pk")
+        customer_pk = Customer.objects.filter(account=account, stripe_id=OuterRef("customer_stripe_id")).values("pk")
         linked += (
             model.objects.filter(account=account, customer__isnull=True)
             .exclude(customer_stripe_id="")
