@@ -39,9 +39,7 @@ class StripeObject(models.Model):
     class Meta:
         abstract = True
         constraints = [
-            models.UniqueConstraint(
-                fields=["account", "stripe_id"], name="%(app_label)s_%(class)s_account_stripe_id"
-            )
+            models.UniqueConstraint(fields=["account", "stripe_id"], name="%(app_label)s_%(class)s_account_stripe_id")
         ]
         ordering = ["-created", "-id"]
 

@@ -118,9 +118,7 @@ class SyncResource(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(fields=["run", "resource"], name="syncresource_unique_per_run")
-        ]
+        constraints = [models.UniqueConstraint(fields=["run", "resource"], name="syncresource_unique_per_run")]
 
     def __str__(self) -> str:
         return f"{self.resource} of sync {self.run_id} ({self.status})"

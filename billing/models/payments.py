@@ -8,9 +8,7 @@ from billing.models.customers import Customer
 
 
 class Invoice(StripeObject):
-    customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="invoices"
-    )
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="invoices")
     customer_stripe_id = models.CharField(max_length=255, blank=True, default="")
     subscription_stripe_id = models.CharField(max_length=255, blank=True, default="")
     charge_stripe_id = models.CharField(max_length=255, blank=True, default="")
@@ -41,9 +39,7 @@ class Invoice(StripeObject):
 
 
 class Charge(StripeObject):
-    customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="charges"
-    )
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="charges")
     customer_stripe_id = models.CharField(max_length=255, blank=True, default="")
     invoice_stripe_id = models.CharField(max_length=255, blank=True, default="")
     payment_intent_stripe_id = models.CharField(max_length=255, blank=True, default="")

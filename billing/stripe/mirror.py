@@ -290,14 +290,17 @@ def link_customers(account) -> int:
 
 def mark_unseen_deleted(account, object_name: str, *, pass_id: int, since: datetime) -> int:
     """After a complete sync pass: rows of this type the pass did not list were deleted in Stripe. Marked, not
-    removed. Rows created after the pass began, or updated by a webhook since, may simply have appeared behind
-    the pass's cursor: they are left alone."""
+    removed. Rows created in Stripe after the pass began, or changed by a webhook event since, may simply have
+    appeared behind the pass's cursor: they are left alone. Stripe's clock counts whole seconds, so the second
+    the pass began in counts as "after" (a deletion then waits for the next pass rather than risk a false one)."""
     since_epoch = int(since.timestamp())
+    since_second = datetime.fromtimestamp(since_epoch, tz=since.tzinfo)
+    touched_by_event = Q(last_event_created__gte=since_epoch) & ~Q(last_event_id="")  # "" marks a sync's stamp
     return (
         model_for(object_name)
         .objects.filter(account=account, deleted=False)
         .exclude(seen_in_run=pass_id)
-        .filter(Q(created__isnull=True) | Q(created__lt=since))
-        .filter(Q(last_event_created__isnull=True) | Q(last_event_created__lt=since_epoch))
+        .filter(Q(created__isnull=True) | Q(created__lt=since_second))
+        .exclude(touched_by_event)
         .update(deleted=True, synced_at=timezone.now())
     )

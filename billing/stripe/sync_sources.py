@@ -83,9 +83,9 @@ def object_missing(exc: errors.StripeRejected) -> bool:
 def walk_lists(client, resource: Resource, cursor: dict, commit: Commit) -> None:
     """Each source of the resource in turn, page by page. Cursor: {"source": index, "after": last id,
     "missing": [paths this Stripe does not have]}."""
-    cursor = dict(cursor)
-    while cursor.get("source", 0) < len(resource.sources):
-        index = cursor.get("source", 0)
+    cursor = {"source": 0, "after": None, **cursor}
+    while cursor["source"] < len(resource.sources):
+        index = cursor["source"]
         source = resource.sources[index]
         fetched_at = int(time.time())
         try:
