@@ -1,6 +1,9 @@
 from django.core.management.base import BaseCommand
 
+from billing.errors import Conflict
 from billing.localdev import demo
+from billing.models import StripeConnection, SyncRun
+from billing.stripe.sync import sync_start
 
 
 class Command(BaseCommand):
@@ -10,3 +13,9 @@ class Command(BaseCommand):
         account, user = demo.ensure_demo_account()
         seeded = demo.seed_local_stripe()
         self.stdout.write(f"demo account {account.id} ({account.name}), login {user.username}; stripe: {seeded}")
+        if not StripeConnection.objects.filter(account=account, initialized=True).exists():
+            try:  # queued now, run by the stack's worker once it starts
+                run = sync_start(account=account, user=user, kind=SyncRun.Kind.INITIAL)
+                self.stdout.write(f"initial sync {run.pk} of the demo account queued")
+            except Conflict:
+                self.stdout.write("initial sync of the demo account already running")
