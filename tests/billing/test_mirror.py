@@ -79,9 +79,9 @@ def test_today_subscription_takes_its_period_from_its_items(account):
     assert (row.current_period_start, row.current_period_end) == (at(1721954054), at(1724632454))
     assert row.cancel_at_period_end is True and row.canceled_at == at(1234567890)
     items = list(SubscriptionItem.objects.filter(subscription=row))
-    assert [
-        (i.stripe_id, i.price_stripe_id, i.product_stripe_id, i.quantity, i.unit_amount) for i in items
-    ] == [("si_QXhVnC2h0Jczwc", "price_1PgafmB7WZ01zgkW6dKueIc5", "prod_QXg1hqf4jFNsqG", 1, 2000)]
+    assert [(i.stripe_id, i.price_stripe_id, i.product_stripe_id, i.quantity, i.unit_amount) for i in items] == [
+        ("si_QXhVnC2h0Jczwc", "price_1PgafmB7WZ01zgkW6dKueIc5", "prod_QXg1hqf4jFNsqG", 1, 2000)
+    ]
     assert items[0].current_period_end == at(1724632454)
 
 
@@ -142,9 +142,7 @@ def test_today_refund_dispute_payout_balance_transaction(account):
         at(1234567890),
         True,
     )
-    txn = mirror.upsert_objects(
-        account, "balance_transaction", [today("balance_transaction")], payout=payout.stripe_id
-    )
+    txn = mirror.upsert_objects(account, "balance_transaction", [today("balance_transaction")], payout=payout.stripe_id)
     assert txn == 1
     row = BalanceTransaction.objects.get(account=account)
     assert (row.amount, row.fee, row.net, row.type, row.payout_stripe_id) == (
@@ -213,9 +211,7 @@ def test_localstripe_invoice_charge_refund_payout(account):
 
 # --- bulk behaviour -------------------------------------------------------------------------------------
 def test_upsert_twice_updates_in_place(account):
-    mirror.upsert_objects(
-        account, "customer", [today("customer", id=f"cus_{i}", email=f"{i}@x.io") for i in range(5)]
-    )
+    mirror.upsert_objects(account, "customer", [today("customer", id=f"cus_{i}", email=f"{i}@x.io") for i in range(5)])
     mirror.upsert_objects(
         account, "customer", [today("customer", id=f"cus_{i}", email=f"new{i}@x.io") for i in range(5)]
     )
@@ -242,9 +238,7 @@ def test_items_gone_from_a_subscription_are_removed(account):
     }
     sub["items"]["data"] = [second]
     upsert_one(account, sub)
-    assert list(SubscriptionItem.objects.filter(subscription=row).values_list("stripe_id", flat=True)) == [
-        "si_second"
-    ]
+    assert list(SubscriptionItem.objects.filter(subscription=row).values_list("stripe_id", flat=True)) == ["si_second"]
 
 
 def test_queries_per_page_do_not_grow_with_the_page(account):
@@ -276,12 +270,8 @@ def test_queries_per_page_do_not_grow_with_the_page(account):
 
 
 def test_fetched_at_never_overwrites_a_newer_event(account):
-    mirror.apply_event_object(
-        account, today("customer", email="from-event@x.io"), event_id="evt_1", event_created=2000
-    )
-    written = mirror.upsert_objects(
-        account, "customer", [today("customer", email="from-list@x.io")], fetched_at=1500
-    )
+    mirror.apply_event_object(account, today("customer", email="from-event@x.io"), event_id="evt_1", event_created=2000)
+    written = mirror.upsert_objects(account, "customer", [today("customer", email="from-list@x.io")], fetched_at=1500)
     assert written == 0
     assert Customer.objects.get(account=account).email == "from-event@x.io"
     mirror.upsert_objects(account, "customer", [today("customer", email="later-list@x.io")], fetched_at=2500)
@@ -303,9 +293,7 @@ def test_apply_creates_then_orders_by_created_then_event_id(account):
     assert not mirror.apply_event_object(
         account, today("customer", email="tie-lower@x.io"), event_id="evt_a", event_created=100
     )
-    assert not mirror.apply_event_object(
-        account, obj, event_id="evt_b", event_created=100
-    )  # the same event again
+    assert not mirror.apply_event_object(account, obj, event_id="evt_b", event_created=100)  # the same event again
     assert mirror.apply_event_object(
         account, today("customer", email="tie-higher@x.io"), event_id="evt_c", event_created=100
     )
@@ -314,9 +302,7 @@ def test_apply_creates_then_orders_by_created_then_event_id(account):
 
 
 def test_apply_deleted_stub_marks_and_keeps_data(account):
-    mirror.apply_event_object(
-        account, today("customer", email="keep@x.io"), event_id="evt_1", event_created=100
-    )
+    mirror.apply_event_object(account, today("customer", email="keep@x.io"), event_id="evt_1", event_created=100)
     stub = today("deleted_customer")
     assert stub == {"deleted": True, "id": "cus_QXg1o8vcGmoR32", "object": "customer"}
     assert mirror.apply_event_object(account, stub, event_id="evt_2", event_created=101)
@@ -351,9 +337,7 @@ def test_apply_links_customer_both_ways(account):
 
 def test_apply_rejects_what_the_mirror_does_not_keep(account):
     with pytest.raises(mirror.UnsupportedObject):
-        mirror.apply_event_object(
-            account, {"id": "cs_1", "object": "checkout.session"}, event_id="e", event_created=1
-        )
+        mirror.apply_event_object(account, {"id": "cs_1", "object": "checkout.session"}, event_id="e", event_created=1)
     assert mirror.is_mirrored("charge") and not mirror.is_mirrored("checkout.session")
 
 
@@ -375,12 +359,8 @@ def test_mark_unseen_deleted_spares_rows_newer_than_the_pass(account):
         fetched_at=old + 1,
     )
     # Created in Stripe after the pass began (behind its cursor), and touched by a webhook during the pass.
-    mirror.upsert_objects(
-        account, "customer", [today("customer", id="cus_new", created=int(start.timestamp()) + 5)]
-    )
-    mirror.upsert_objects(
-        account, "customer", [today("customer", id="cus_hooked", created=old)], seen_in_run=1
-    )
+    mirror.upsert_objects(account, "customer", [today("customer", id="cus_new", created=int(start.timestamp()) + 5)])
+    mirror.upsert_objects(account, "customer", [today("customer", id="cus_hooked", created=old)], seen_in_run=1)
     mirror.apply_event_object(
         account,
         today("customer", id="cus_hooked", created=old),

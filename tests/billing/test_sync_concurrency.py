@@ -93,7 +93,7 @@ def test_completion_checks_racing_complete_once(requires_postgres, account, owne
         run = running_run(account, owner)
         run.resources.update(status="done")
 
-        results = run_together([lambda: sync.sync_run_complete_if_finished(run_id=run.pk)] * 8)
+        results = run_together([lambda run_id=run.pk: sync.sync_run_complete_if_finished(run_id=run_id)] * 8)
 
         assert sorted(results) == [False] * 7 + [True]
         assert len(sent.of("billing_data_fetched")) == 1
@@ -140,8 +140,8 @@ def test_a_webhook_and_a_sync_page_racing_keep_the_newer_state(requires_postgres
 
         results = run_together(
             [
-                lambda: mirror.upsert_objects(account, "customer", page, fetched_at=1000),
-                lambda: mirror.apply_event_object(account, event_object, event_id="evt_1", event_created=2000),
+                lambda page=page: mirror.upsert_objects(account, "customer", page, fetched_at=1000),
+                lambda obj=event_object: mirror.apply_event_object(account, obj, event_id="evt_1", event_created=2000),
             ]
         )
 
