@@ -135,6 +135,17 @@ FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", DEV_FIELD_ENCRYPTION_KEY)
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
+# --- The sync of an account's Stripe into its mirror (billing/stripe/sync.py). A resource's task retries Stripe's
+# 429 / 5xx this many times, waiting a full-jitter exponential backoff (base doubled per retry, capped, never less
+# than Retry-After). A failed run's unfinished resources are resumed from their cursors by a new run within the
+# resume window; a run with no progress for the stale delay no longer blocks a new one.
+BILLING_SYNC_PAGE_SIZE = 100
+BILLING_SYNC_MAX_RETRIES = env_int("BILLING_SYNC_MAX_RETRIES", 6)
+BILLING_SYNC_RETRY_BASE_SECONDS = env_int("BILLING_SYNC_RETRY_BASE_SECONDS", 2)
+BILLING_SYNC_RETRY_MAX_SECONDS = env_int("BILLING_SYNC_RETRY_MAX_SECONDS", 300)
+BILLING_SYNC_RESUME_HOURS = env_int("BILLING_SYNC_RESUME_HOURS", 24)
+BILLING_SYNC_STALE_MINUTES = env_int("BILLING_SYNC_STALE_MINUTES", 30)
+
 # --- API
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],

@@ -20,6 +20,9 @@ from billing.stripe.client import StripeClient
 
 logger = logging.getLogger(__name__)
 
+# localstripe refuses `card[token]`; raw test card details are what it takes.
+TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+
 
 @transaction.atomic
 def ensure_demo_account() -> tuple[Account, object]:
@@ -72,11 +75,7 @@ def seed_local_stripe() -> dict:
     subscriptions = charges = 0
     for n in range(CUSTOMERS):
         customer = stripe.create("/v1/customers", name=f"Demo Customer {n + 1}", email=f"customer{n + 1}@demo.example")
-        method = stripe.create(
-            "/v1/payment_methods",
-            type="card",
-            card={"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
-        )
+        method = stripe.create("/v1/payment_methods", type="card", card=TEST_CARD)
         stripe.request("post", f"/v1/payment_methods/{method['id']}/attach", customer=customer["id"])
         stripe.update("/v1/customers", customer["id"], invoice_settings={"default_payment_method": method["id"]})
         if n % 2 == 0:

@@ -170,8 +170,16 @@ def translate_errors(path: str):
         ) from None
     except (stripe.InvalidRequestError, stripe.CardError, stripe.IdempotencyError) as exc:
         details = {
-            key: value for key, value in (("stripe_code", exc.code), ("param", getattr(exc, "param", None))) if value
+            key: value
+            for key, value in (
+                ("stripe_code", exc.code),
+                ("param", getattr(exc, "param", None)),
+                ("http_status", exc.http_status),
+            )
+            if value
         }
+        if exc.http_status == 404 and "Unrecognized request URL" in str(exc.user_message or ""):
+            details["endpoint_missing"] = True
         raise errors.StripeRejected(f"Stripe rejected the request: {_stripe_message(exc)}", details=details) from None
     except stripe.APIConnectionError as exc:
         logger.warning("Stripe unreachable on %s: %s", path, exc.__class__.__name__)
@@ -179,7 +187,11 @@ def translate_errors(path: str):
     except stripe.StripeError as exc:
         status = exc.http_status or 0
         if 400 <= status < 500:
-            raise errors.StripeRejected(f"Stripe rejected the request: {_stripe_message(exc)}") from None
+            # A 4xx without a Stripe error body: no such route on this Stripe (an older local Stripe lacks some).
+            details = {"http_status": status, "endpoint_missing": status == 404}
+            raise errors.StripeRejected(
+                f"Stripe rejected the request: {_stripe_message(exc)}", details=details
+            ) from None
         logger.warning("Stripe failed on %s with HTTP %s", path, status)
         raise errors.StripeUnavailable(f"Stripe failed (HTTP {status or 'error'}): {_stripe_message(exc)}") from None
 
