@@ -1,12 +1,25 @@
-import json
-
 from django import forms
-from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.contrib import admin
 
-from billing.errors import AppError
-from billing.models import Account, Membership, StripeConnection, WebhookEvent
-from billing.services import webhooks as webhook_services
+from billing.models import (
+    Account,
+    BalanceTransaction,
+    Charge,
+    Customer,
+    Dispute,
+    Invoice,
+    Membership,
+    PaymentMethod,
+    Payout,
+    Price,
+    Product,
+    Refund,
+    StripeConnection,
+    Subscription,
+    SubscriptionItem,
+    SyncResource,
+    SyncRun,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -51,72 +64,88 @@ class StripeConnectionAdmin(admin.ModelAdmin):
     ]
 
 
-@admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
-    """Stripe's events are evidence: read-only here. Staff act on them with the two actions only."""
+# --- The mirror of each account's Stripe, and its sync runs: read-only ------------------------------------
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Stripe owns this data: it changes in Stripe and reaches us through the sync or a webhook, never here."""
 
-    list_display = [
-        "stripe_event_id",
-        "type",
-        "relationship",
-        "account",
-        "status",
-        "attempts",
-        "received_at",
-        "processed_at",
-    ]
-    list_filter = ["status", "relationship", "type", "livemode"]
-    search_fields = ["stripe_event_id", "object_id", "account__name"]
-    list_select_related = ["account"]
-    date_hierarchy = "received_at"
-    actions = ["replay_events", "purge_dead_letters"]
-    exclude = ["payload"]
-    readonly_fields = [f.name for f in WebhookEvent._meta.fields if f.name != "payload"] + ["payload_pretty"]
+    show_full_result_count = False  # no COUNT(*) over millions of charges on every page
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False  # the detail page still shows everything (view permission); nothing is editable
+        return False
 
     def has_delete_permission(self, request, obj=None):
-        # Only a dead letter may go, and only through the purge action (or its own delete page).
-        return (
-            obj is not None
-            and obj.status == WebhookEvent.Status.DEAD
-            and self.has_billing_ops_permission(request)
-        )
+        return False
 
-    def has_billing_ops_permission(self, request):
-        return request.user.is_staff and request.user.has_perm("billing.billing_admin_ops")
 
-    @admin.display(description="payload")
-    def payload_pretty(self, obj):
-        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(obj.payload, indent=2))
+class StripeMirrorAdmin(ReadOnlyAdmin):
+    list_select_related = ["account"]
+    list_filter = ["deleted", "livemode"]
+    search_fields = ["stripe_id"]
+    ordering = ["-created", "-id"]
+    date_hierarchy = "created"
 
-    @admin.action(
-        description="Replay: fetch again from Stripe and process from scratch", permissions=["billing_ops"]
+
+# model: (columns after the Stripe id and account, extra search fields, extra filters)
+MIRROR_ADMIN = {
+    Customer: (["email", "name", "balance", "currency"], ["email", "name"], []),
+    PaymentMethod: (["customer_stripe_id", "type", "card_brand", "card_last4"], ["customer_stripe_id"], ["type"]),
+    Product: (["name", "active"], ["name"], ["active"]),
+    Price: (["product_stripe_id", "unit_amount", "currency", "type", "recurring_interval", "active"], [], ["type"]),
+    Subscription: (["customer_stripe_id", "status", "current_period_end"], ["customer_stripe_id"], ["status"]),
+    SubscriptionItem: (["subscription", "price_stripe_id", "quantity"], ["price_stripe_id"], []),
+    Invoice: (["customer_stripe_id", "status", "total", "amount_paid", "currency"], ["customer_stripe_id"], ["status"]),
+    Charge: (
+        ["customer_stripe_id", "amount", "amount_refunded", "currency", "status"],
+        ["customer_stripe_id"],
+        ["status"],
+    ),
+    Refund: (["charge_stripe_id", "amount", "currency", "status"], ["charge_stripe_id"], ["status"]),
+    Dispute: (["charge_stripe_id", "amount", "currency", "status", "reason"], ["charge_stripe_id"], ["status"]),
+    Payout: (["amount", "currency", "status", "arrival_date"], [], ["status"]),
+    BalanceTransaction: (
+        ["type", "amount", "fee", "net", "currency", "payout_stripe_id"],
+        ["payout_stripe_id"],
+        ["type"],
+    ),
+}
+
+for _model, (_columns, _search, _filters) in MIRROR_ADMIN.items():
+    admin.site.register(
+        _model,
+        type(
+            f"{_model.__name__}Admin",
+            (StripeMirrorAdmin,),
+            {
+                "list_display": ["stripe_id", "account", *_columns, "created", "deleted"],
+                "search_fields": ["stripe_id", *_search],
+                "list_filter": [*_filters, "deleted", "livemode"],
+            },
+        ),
     )
-    def replay_events(self, request, queryset):
-        replayed, failed = 0, []
-        for event in queryset.select_related("account"):
-            try:
-                webhook_services.webhook_event_replay_row(event=event)
-                replayed += 1
-            except AppError as exc:
-                failed.append(f"{event.stripe_event_id}: {exc.message}")
-        if replayed:
-            self.message_user(request, f"{replayed} event(s) queued for processing again.", messages.SUCCESS)
-        for line in failed:
-            self.message_user(request, f"Not replayed: {line}", messages.ERROR)
 
-    @admin.action(description="Purge the selected dead letters", permissions=["billing_ops"])
-    def purge_dead_letters(self, request, queryset):
-        selected = list(queryset.values_list("pk", flat=True))
-        purged = webhook_services.webhook_dead_letters_purge(event_pks=selected)
-        skipped = len(selected) - purged
-        self.message_user(request, f"{purged} dead letter(s) purged.", messages.SUCCESS)
-        if skipped:
-            self.message_user(
-                request, f"{skipped} selected event(s) are not dead letters: kept.", messages.WARNING
-            )
+
+class SyncResourceInline(admin.TabularInline):
+    model = SyncResource
+    extra = 0
+    fields = ["resource", "status", "synced", "pages", "attempts", "error", "cursor", "updated_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "account", "kind", "status", "started_by", "started_at", "finished_at"]
+    list_filter = ["status", "kind"]
+    list_select_related = ["account", "started_by"]
+    search_fields = ["account__name", "account__id"]
+    inlines = [SyncResourceInline]
+
+
+# Webhook events have their own module (admin.py stays small); importing it registers them.
+from billing import admin_webhooks  # noqa: E402, F401

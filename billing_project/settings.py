@@ -106,9 +106,7 @@ STATIC_ROOT = VAR_DIR / "static"
 # the development stack always sets it (to its embedded server).
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -144,6 +142,17 @@ WEBHOOK_SWEEP_GRACE_SECONDS = env_int("WEBHOOK_SWEEP_GRACE_SECONDS", 120)
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", DEV_FIELD_ENCRYPTION_KEY)
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# --- The sync of an account's Stripe into its mirror (billing/stripe/sync.py). A resource's task retries Stripe's
+# 429 / 5xx this many times, waiting a full-jitter exponential backoff (base doubled per retry, capped, never less
+# than Retry-After). A failed run's unfinished resources are resumed from their cursors by a new run within the
+# resume window; a run with no progress for the stale delay no longer blocks a new one.
+BILLING_SYNC_PAGE_SIZE = 100
+BILLING_SYNC_MAX_RETRIES = env_int("BILLING_SYNC_MAX_RETRIES", 6)
+BILLING_SYNC_RETRY_BASE_SECONDS = env_int("BILLING_SYNC_RETRY_BASE_SECONDS", 2)
+BILLING_SYNC_RETRY_MAX_SECONDS = env_int("BILLING_SYNC_RETRY_MAX_SECONDS", 300)
+BILLING_SYNC_RESUME_HOURS = env_int("BILLING_SYNC_RESUME_HOURS", 24)
+BILLING_SYNC_STALE_MINUTES = env_int("BILLING_SYNC_STALE_MINUTES", 30)
 
 # --- API
 REST_FRAMEWORK = {
@@ -181,9 +190,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "billing_project.logging.ContextFilter"}},
     "formatters": {
-        "line": {
-            "format": "%(asctime)s %(levelname)s %(name)s [account=%(account_id)s req=%(request_id)s] %(message)s"
-        }
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s [account=%(account_id)s req=%(request_id)s] %(message)s"}
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -1,5 +1,28 @@
 from billing.models.accounts import Account, Membership
-from billing.models.connection import StripeConnection
+from billing.models.catalog import Price, Product
+from billing.models.connection import StripeConnection, SyncResource, SyncRun
+from billing.models.customers import Customer, PaymentMethod
 from billing.models.events import WebhookEvent
+from billing.models.payments import BalanceTransaction, Charge, Dispute, Invoice, Payout, Refund
+from billing.models.subscriptions import Subscription, SubscriptionItem
 
-__all__ = ["Account", "Membership", "StripeConnection", "WebhookEvent"]
+__all__ = [
+    "Account",
+    "BalanceTransaction",
+    "Charge",
+    "Customer",
+    "Dispute",
+    "Invoice",
+    "Membership",
+    "PaymentMethod",
+    "Payout",
+    "Price",
+    "Product",
+    "Refund",
+    "StripeConnection",
+    "Subscription",
+    "SubscriptionItem",
+    "SyncResource",
+    "SyncRun",
+    "WebhookEvent",
+]

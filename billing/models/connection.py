@@ -46,3 +46,79 @@ class StripeConnection(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.status != self.Status.DISCONNECTED and bool(self.secret_key)
+
+
+class SyncRun(models.Model):
+    """One full pass over the account's Stripe (the initial sync, or a re-sync). At most one runs per account:
+    a partial unique constraint makes a second start an IntegrityError rather than a race."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    class Kind(models.TextChoices):
+        INITIAL = "initial"
+        RESYNC = "resync"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="sync_runs")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RESYNC)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    reason = models.TextField(blank=True, default="")  # why it failed
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(status="running"),
+                name="syncrun_one_running_per_account",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "started_at"], name="bl_syncrun_acct_started")]
+
+    def __str__(self) -> str:
+        return f"Sync {self.pk} of {self.account_id} ({self.status})"
+
+
+class SyncResource(models.Model):
+    """One resource (customers, charges, ...) of a sync run: its own Celery task, its cursor and its progress.
+
+    The cursor is saved in the same transaction as the page it follows, so a retried or redelivered task goes
+    on from the last page written. `pass_id` / `pass_started_at` name the full pass the rows are stamped with:
+    a run that resumes a failed run's resource inherits them, so deletions are still judged on one complete
+    pass."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="resources")
+    resource = models.CharField(max_length=30)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    cursor = models.JSONField(default=dict, blank=True)
+    synced = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    pass_id = models.BigIntegerField(null=True, blank=True)
+    pass_started_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["run", "resource"], name="syncresource_unique_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.resource} of sync {self.run_id} ({self.status})"

@@ -1,0 +1,300 @@
+"""The sync of an account's Stripe into its mirror (SPEC §2): a run, one Celery task per resource, page by page.
+
+State lives in the database, never in a worker: a `SyncRun` and one `SyncResource` per resource (status, cursor,
+counts). Every transition is a conditional UPDATE, so that whatever number of workers run at once:
+- a page and the cursor after it commit together (a retried or redelivered task goes on from there);
+- a page written after its run stopped (failed, superseded, disconnected) rolls back;
+- the run completes exactly once: when a resource is done it commits that, then, in a new transaction, moves the
+  run from `running` to `completed` only if no resource is left undone. The last resource to commit its `done`
+  sees every other `done` (each check starts after its own commit) and the UPDATE on the run row lets one
+  transaction through: the others find it no longer `running`.
+- a failure is announced once, the same way.
+
+Stripe's 429 / 5xx propagate (StripeRateLimited, StripeUnavailable) for the task to retry with backoff
+(billing/tasks.py); refused credentials fail the run at once.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, Exists, F, Max, OuterRef, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from billing import errors
+from billing.models import StripeConnection, SyncResource, SyncRun
+from billing.notifications import notify_account, notify_user
+from billing.stripe import mirror
+from billing.stripe.client import StripeClient
+from billing.stripe.sync_sources import RESOURCES, walk_lists, walk_payment_methods
+
+logger = logging.getLogger(__name__)
+
+DATA_FETCHED_MESSAGE = "Successfully fetched data, Please refresh the page"
+Res = SyncResource.Status
+Run = SyncRun.Status
+
+
+class _RunStopped(Exception):
+    """The run was stopped (failed, superseded) while this task worked: its current page is rolled back."""
+
+
+# --- starting ------------------------------------------------------------------------------------------
+def sync_start(*, account, user=None, kind: str = SyncRun.Kind.RESYNC, resume: bool = True) -> SyncRun:
+    """Starts a sync run of every resource; the tasks are queued after commit. With `resume`, the unfinished
+    resources of the account's last run, if it failed within BILLING_SYNC_RESUME_HOURS, go on from their cursors.
+    Raises NoStripeConnection (409), or Conflict `sync_already_running` (409) while another run is running."""
+    connection = StripeConnection.objects.filter(account=account).first()
+    if connection is None or not connection.is_usable:
+        raise errors.NoStripeConnection()
+    now = timezone.now()
+    with transaction.atomic():
+        _fail_stalled_run(account, now)
+        try:
+            with transaction.atomic():
+                run = SyncRun.objects.create(account=account, started_by=user, kind=kind)
+        except IntegrityError:
+            raise errors.Conflict(
+                "A sync is already running for this account. Wait for it to finish.", code="sync_already_running"
+            ) from None
+        inherited = _resumable(account, run, now) if resume else {}
+        resources = SyncResource.objects.bulk_create(
+            [_resource_row(run, name, inherited.get(name), now) for name in RESOURCES]
+        )
+        StripeConnection.objects.filter(pk=connection.pk).update(
+            status=StripeConnection.Status.SYNCING, status_reason="", updated_at=now
+        )
+        for resource in resources:
+            if RESOURCES[resource.resource].after is None:
+                _enqueue(resource.pk, account.pk)
+    return run
+
+
+def _resource_row(run: SyncRun, name: str, previous: SyncResource | None, now) -> SyncResource:
+    if previous is None:
+        return SyncResource(run=run, resource=name, pass_id=run.pk, pass_started_at=now)
+    return SyncResource(
+        run=run,
+        resource=name,
+        cursor=previous.cursor,
+        synced=previous.synced,
+        pages=previous.pages,
+        pass_id=previous.pass_id,
+        pass_started_at=previous.pass_started_at,
+    )
+
+
+def _resumable(account, run: SyncRun, now) -> dict[str, SyncResource]:
+    last = SyncRun.objects.filter(account=account).exclude(pk=run.pk).order_by("-started_at", "-id").first()
+    window = timedelta(hours=settings.BILLING_SYNC_RESUME_HOURS)
+    if last is None or last.status != Run.FAILED or last.finished_at is None or last.finished_at < now - window:
+        return {}
+    unfinished = last.resources.exclude(status=Res.DONE).exclude(cursor={})
+    return {resource.resource: resource for resource in unfinished}
+
+
+def _fail_stalled_run(account, now) -> None:
+    """A run whose workers all died without a trace (no redelivery) must not block the account for ever."""
+    cutoff = now - timedelta(minutes=settings.BILLING_SYNC_STALE_MINUTES)
+    stalled = (
+        SyncRun.objects.filter(account=account, status=Run.RUNNING, started_at__lt=cutoff)
+        .annotate(last_progress=Max("resources__updated_at"))
+        .filter(last_progress__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    for run_id in stalled:
+        reason = f"The sync made no progress for {settings.BILLING_SYNC_STALE_MINUTES} minutes and was stopped."
+        sync_run_fail(run_id=run_id, reason=reason)
+
+
+def _enqueue(resource_id: int, account_id) -> None:
+    from billing.tasks import sync_resource  # the tasks module imports this one
+
+    sync_resource.delay_on_commit(resource_id, account_id=str(account_id))
+
+
+# --- running one resource ------------------------------------------------------------------------------
+def sync_resource_run(*, resource_id: int) -> None:
+    """The body of a resource's task: every page from its cursor on, then its completion. Idempotent: a finished
+    resource or a stopped run returns at once. Raises StripeRateLimited / StripeUnavailable for the task to retry;
+    any other failure fails the run (and an unexpected one is re-raised once recorded)."""
+    resource = SyncResource.objects.select_related("run").get(pk=resource_id)
+    run = resource.run
+    now = Value(timezone.now(), output_field=DateTimeField())
+    started = SyncResource.objects.filter(
+        pk=resource.pk, status__in=[Res.PENDING, Res.RUNNING], run__status=Run.RUNNING
+    ).update(status=Res.RUNNING, attempts=F("attempts") + 1, started_at=Coalesce("started_at", now))
+    if not started:
+        return
+    spec = RESOURCES[resource.resource]
+    try:
+        connection = StripeConnection.objects.filter(account_id=run.account_id).first()
+        client = StripeClient.for_connection(connection)
+        commit = _page_committer(resource)
+        if spec.name == "payment_methods":
+            walk_payment_methods(client, run.account, resource.cursor, commit)
+        else:
+            walk_lists(client, spec, resource.cursor, commit)
+    except _RunStopped:
+        return
+    except (errors.StripeRateLimited, errors.StripeUnavailable):
+        raise
+    except errors.StripeAuthFailed as exc:
+        _fail(resource, f"Stripe refused the stored credentials while syncing {spec.name}: {exc.message} "
+                        "Reconnect Stripe with a valid key.")  # fmt: skip
+        return
+    except errors.NoStripeConnection:
+        _fail(resource, "Stripe was disconnected during the sync.")
+        return
+    except errors.StripeRejected as exc:
+        _fail(resource, f"Stripe refused to list {spec.name}: {exc.message}")
+        return
+    except Exception as exc:
+        logger.exception("Sync of %s failed (resource %s)", spec.name, resource.pk)
+        _fail(resource, f"Syncing {spec.name} failed on an internal error ({exc.__class__.__name__}).")
+        raise
+    sync_resource_finish(resource_id=resource.pk)
+
+
+def _page_committer(resource: SyncResource):
+    run = resource.run
+    total = {"synced": resource.synced}
+
+    def commit(object_name: str, objects: list[dict], cursor: dict, fetched_at: int) -> int:
+        with transaction.atomic():
+            written = (
+                mirror.upsert_objects(
+                    run.account, object_name, objects, seen_in_run=resource.pass_id, fetched_at=fetched_at
+                )
+                if objects
+                else 0
+            )
+            moved = SyncResource.objects.filter(pk=resource.pk, status=Res.RUNNING, run__status=Run.RUNNING).update(
+                cursor=cursor, synced=F("synced") + written, pages=F("pages") + 1, updated_at=timezone.now()
+            )
+            if not moved:
+                raise _RunStopped
+            total["synced"] += written
+            done = SyncResource.objects.filter(run_id=run.pk, status=Res.DONE).count()
+            _notify(
+                run,
+                "billing_sync_progress",
+                {
+                    "resource": resource.resource,
+                    "synced": total["synced"],
+                    "done_resources": done,
+                    "total_resources": len(RESOURCES),
+                },
+            )
+        return written
+
+    return commit
+
+
+def sync_resource_finish(*, resource_id: int) -> None:
+    """Marks the resource done and, the pass being complete, the rows it did not see as deleted; queues the
+    resources waiting for it; then completes the run if it was the last one."""
+    resource = SyncResource.objects.select_related("run").get(pk=resource_id)
+    spec = RESOURCES[resource.resource]
+    with transaction.atomic():
+        done = SyncResource.objects.filter(pk=resource.pk, status=Res.RUNNING, run__status=Run.RUNNING).update(
+            status=Res.DONE, finished_at=timezone.now(), error=""
+        )
+        if not done:
+            return
+        if not resource.cursor.get("missing"):  # a list this Stripe lacks proves nothing about deletions
+            mirror.mark_unseen_deleted(
+                resource.run.account, spec.object_name, pass_id=resource.pass_id, since=resource.pass_started_at
+            )
+        waiting = [name for name, other in RESOURCES.items() if other.after == spec.name]
+        for dependent_id in SyncResource.objects.filter(run_id=resource.run_id, resource__in=waiting).values_list(
+            "pk", flat=True
+        ):
+            _enqueue(dependent_id, resource.run.account_id)
+    sync_run_complete_if_finished(run_id=resource.run_id)
+
+
+def sync_run_complete_if_finished(*, run_id: int) -> bool:
+    """Completes the run if every resource is done: exactly once, however many callers race (see the module
+    docstring). Returns whether this call completed it."""
+    unfinished = SyncResource.objects.filter(run=OuterRef("pk")).exclude(status=Res.DONE)
+    now = timezone.now()
+    with transaction.atomic():
+        completed = (
+            SyncRun.objects.filter(pk=run_id, status=Run.RUNNING)
+            .filter(~Exists(unfinished))
+            .update(status=Run.COMPLETED, finished_at=now)
+        )
+        if completed != 1:
+            return False
+        run = SyncRun.objects.select_related("account").get(pk=run_id)
+        mirror.link_customers(run.account)
+        StripeConnection.objects.filter(account_id=run.account_id).exclude(
+            status=StripeConnection.Status.DISCONNECTED
+        ).update(
+            status=StripeConnection.Status.READY,
+            status_reason="",
+            initialized=True,
+            last_synced_at=now,
+            updated_at=now,
+        )
+        _notify(run, "billing_data_fetched", {"message": DATA_FETCHED_MESSAGE, "type": "success"})
+    return True
+
+
+# --- failing --------------------------------------------------------------------------------------------
+def _fail(resource: SyncResource, reason: str) -> None:
+    sync_run_fail(run_id=resource.run_id, reason=reason, resource_id=resource.pk)
+
+
+def sync_resource_give_up(*, resource_id: int, error: errors.AppError, attempts: int) -> None:
+    """The task ran out of retries on a Stripe that stays unavailable or rate limited."""
+    resource = SyncResource.objects.get(pk=resource_id)
+    _fail(resource, f"Syncing {resource.resource} failed after {attempts} attempts: {error.message}")
+
+
+def sync_run_fail(*, run_id: int, reason: str, resource_id: int | None = None) -> bool:
+    """Fails the run once: its connection shows the reason and the user who started it hears it."""
+    with transaction.atomic():
+        if not _stop_run(run_id, reason, resource_id):
+            return False
+        run = SyncRun.objects.get(pk=run_id)
+        StripeConnection.objects.filter(account_id=run.account_id).exclude(
+            status=StripeConnection.Status.DISCONNECTED
+        ).update(status=StripeConnection.Status.FAILED, status_reason=reason, updated_at=timezone.now())
+        _notify(run, "billing_data_fetch_failed", {"message": reason, "type": "error"})
+    return True
+
+
+def sync_runs_cancel(*, account, reason: str) -> None:
+    """Stops the account's running run without announcing a failure: the caller (reconnect, disconnect) is
+    replacing the state the run would have reported on. Its unfinished resources keep their cursors."""
+    for run_id in SyncRun.objects.filter(account=account, status=Run.RUNNING).values_list("pk", flat=True):
+        _stop_run(run_id, reason, None)
+
+
+def _stop_run(run_id: int, reason: str, resource_id: int | None) -> bool:
+    now = timezone.now()
+    with transaction.atomic():
+        stopped = SyncRun.objects.filter(pk=run_id, status=Run.RUNNING).update(
+            status=Run.FAILED, reason=reason, finished_at=now
+        )
+        if not stopped:
+            return False
+        if resource_id is not None:
+            SyncResource.objects.filter(pk=resource_id).exclude(status=Res.DONE).update(
+                status=Res.FAILED, error=reason, finished_at=now
+            )
+        SyncResource.objects.filter(run_id=run_id, status__in=[Res.PENDING, Res.RUNNING]).update(
+            status=Res.FAILED, error="Stopped: the sync run ended before this resource finished.", finished_at=now
+        )
+    return True
+
+
+def _notify(run: SyncRun, event: str, data: dict) -> None:
+    if run.started_by_id:
+        notify_user(run.started_by_id, event, data)
+    else:
+        notify_account(run.account_id, event, data)
