@@ -6,12 +6,12 @@ happens once."""
 import threading
 
 import pytest
+from django.db import connections
 from rest_framework.test import APIClient
 
 from billing.models import WebhookEvent
 from billing.services import webhooks
 from billing.stripe.client import StripeClient
-from billing_project.celery import app as celery_app
 from tests.helpers.handlers import RecordingHandler, registered
 from tests.helpers.stripe_signing import make_event, signed_delivery
 from tests.helpers.threads import run_concurrently
@@ -27,12 +27,6 @@ CLIENTS = 8
 def connected(requires_postgres, account):
     connect(account)
     return account
-
-
-@pytest.fixture(autouse=True)
-def _eager_retries():
-    # Each delivery's commit runs its task in the delivering thread; a failure's Retry runs again at once.
-    celery_app.conf.task_eager_propagates = False
 
 
 def deliver_concurrently(account, event: dict) -> list:
@@ -56,37 +50,56 @@ def test_the_same_event_delivered_by_several_clients_at_once_runs_its_handler_on
     assert (row.status, row.attempts) == (Status.PROCESSED, 1)
 
 
-def test_several_workers_claiming_one_event_while_it_is_processed_run_it_once(connected):
-    """The winner's handler holds until every other worker has tried and given up, so they truly overlap."""
-    row = WebhookEvent.objects.create(
-        stripe_event_id="evt_claim_race",
+def stored_event(account, event_id: str) -> WebhookEvent:
+    return WebhookEvent.objects.create(
+        stripe_event_id=event_id,
         relationship="account",
-        account=connected,
+        account=account,
         type=TYPE,
         created=1,
         payload={},
-        received_at=connected.created_at,
+        received_at=account.created_at,
     )
-    losers_done = threading.Semaphore(0)
-    release = threading.Event()
 
-    def hold(event):
-        for _ in range(CLIENTS - 1):
-            assert losers_done.acquire(timeout=30), "the other workers never finished"
-        release.set()
 
-    def process(_):
-        outcome = webhooks.webhook_event_process(event_pk=row.pk)
-        if outcome.status == "skipped":
-            losers_done.release()
-        return outcome.status
+def test_several_workers_racing_to_claim_one_event_run_it_once(connected):
+    row = stored_event(connected, "evt_claim_race")
+    with registered("account", TYPE, RecordingHandler()) as handler:
+        outcomes = run_concurrently(lambda _: webhooks.webhook_event_process(event_pk=row.pk).status, CLIENTS)
 
-    with registered("account", TYPE, RecordingHandler(on_run=hold)) as handler:
-        outcomes = run_concurrently(process, CLIENTS)
-
-    assert release.is_set()
     assert sorted(outcomes) == [Status.PROCESSED] + ["skipped"] * (CLIENTS - 1)
     assert handler.calls == ["evt_claim_race"]
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Status.PROCESSED, 1)
+
+
+def test_duplicate_messages_arriving_while_the_event_is_being_processed_do_not_run_it_again(connected):
+    """The first worker's handler is held mid-run while the others arrive; only then is it let go."""
+    row = stored_event(connected, "evt_in_flight")
+    started, release = threading.Event(), threading.Event()
+
+    def hold(event):
+        started.set()
+        assert release.wait(timeout=30), "never released"
+
+    def first_worker():
+        try:
+            webhooks.webhook_event_process(event_pk=row.pk)
+        finally:
+            connections.close_all()
+
+    with registered("account", TYPE, RecordingHandler(on_run=hold)) as handler:
+        first = threading.Thread(target=first_worker)
+        first.start()
+        try:
+            assert started.wait(timeout=30)
+            late = run_concurrently(lambda _: webhooks.webhook_event_process(event_pk=row.pk).status, CLIENTS - 1)
+        finally:
+            release.set()
+            first.join(timeout=30)
+
+    assert late == ["skipped"] * (CLIENTS - 1)
+    assert handler.calls == ["evt_in_flight"]
     row.refresh_from_db()
     assert (row.status, row.attempts) == (Status.PROCESSED, 1)
 

@@ -41,12 +41,6 @@ def connected(account):
     return account
 
 
-@pytest.fixture
-def eager_retries():
-    """Eager Celery runs a task's retry at once, but only when it does not propagate the Retry it raises."""
-    celery_app.conf.task_eager_propagates = False
-
-
 def deliver(account, event_type=TYPE, *, capture, **kwargs):
     """Posts a signed delivery and runs what intake enqueued (Celery is eager in tests)."""
     event = make_event(event_type, {"id": "obj_1", "object": "thing"}, **kwargs)
@@ -68,9 +62,7 @@ def test_a_delivery_runs_its_handler_once_and_is_marked_processed(connected, dja
     assert row.processed_at is not None and row.next_attempt_at is None
 
 
-def test_the_handlers_effect_and_processed_commit_together(
-    connected, eager_retries, django_capture_on_commit_callbacks
-):
+def test_the_handlers_effect_and_processed_commit_together(connected, django_capture_on_commit_callbacks):
     """A handler that wrote and then failed leaves no trace of its write, and the event is not processed."""
     from billing.models import Account
 
@@ -111,9 +103,7 @@ def test_a_failure_is_recorded_and_retried_with_backoff(connected):
         assert [webhooks.retry_delay(n) for n in (1, 2, 3, 4)] == [10, 20, 40, 80]
 
 
-def test_a_handler_that_fails_four_times_then_succeeds_is_processed_once(
-    connected, eager_retries, django_capture_on_commit_callbacks
-):
+def test_a_handler_that_fails_four_times_then_succeeds_is_processed_once(connected, django_capture_on_commit_callbacks):
     """Through the Celery task: each failure raises Retry (eager mode runs the retry at once)."""
     with registered("account", TYPE, RecordingHandler(failures=4)) as handler:
         row = deliver(connected, capture=django_capture_on_commit_callbacks)
@@ -124,7 +114,7 @@ def test_a_handler_that_fails_four_times_then_succeeds_is_processed_once(
 
 
 def test_a_handler_that_always_fails_makes_a_dead_letter_after_five_attempts(
-    connected, eager_retries, django_capture_on_commit_callbacks
+    connected, django_capture_on_commit_callbacks
 ):
     with registered("account", TYPE, RecordingHandler(always_fail=True)) as handler:
         row = deliver(connected, capture=django_capture_on_commit_callbacks)
@@ -278,7 +268,7 @@ def stripe_events(monkeypatch):
 
 
 def test_replaying_a_dead_letter_after_the_fault_is_fixed_processes_it(
-    connected, eager_retries, stripe_events, django_capture_on_commit_callbacks
+    connected, stripe_events, django_capture_on_commit_callbacks
 ):
     with registered("account", TYPE, RecordingHandler(always_fail=True)):
         row = deliver(connected, capture=django_capture_on_commit_callbacks)

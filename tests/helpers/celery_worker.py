@@ -9,15 +9,24 @@ from celery.contrib.testing.worker import start_worker
 from billing_project.celery import app as celery_app
 
 
+def _forget_broker_connections() -> None:
+    """The connection and producer pools were made for the broker in use when first needed (as Celery does in
+    a forked child)."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @contextmanager
 def celery_worker(broker_url: str):
     conf = celery_app.conf
     saved = (conf.broker_url, conf.task_always_eager)
     conf.broker_url, conf.task_always_eager = broker_url, False
-    celery_app._pool = None  # the producer pool was made for the previous broker
+    _forget_broker_connections()
     try:
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
             yield worker
     finally:
         conf.broker_url, conf.task_always_eager = saved
-        celery_app._pool = None
+        _forget_broker_connections()
