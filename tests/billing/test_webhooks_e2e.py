@@ -5,8 +5,9 @@ localstripe delivers about a second after the change, so every wait polls with a
 
 import pytest
 
-from billing.models import WebhookEvent
+from billing.models import Charge, Customer, Invoice, Price, Product, Subscription, WebhookEvent
 from billing.services import webhooks
+from tests.billing.stripe_seed import CARD, Stripe
 from tests.harness.stripe_fixtures import TEST_SECRET_KEY, stripe_sdk_client
 from tests.helpers.celery_worker import celery_worker
 from tests.helpers.polling import wait_until
@@ -90,3 +91,70 @@ def test_a_platform_event_stays_on_the_platform(stripe_server, platform_endpoint
 
     row = delivered("customer.created", customer.id)
     assert (row.relationship, row.account_id) == ("platform", None)
+
+
+def mirrored(model, account, stripe_id, condition=lambda row: True):
+    def find():
+        row = model.objects.filter(account=account, stripe_id=stripe_id).first()
+        return row if row is not None and condition(row) else None
+
+    return wait_until(find, message=f"{model.__name__} {stripe_id} in the mirror")
+
+
+def test_the_mirror_follows_the_accounts_stripe_through_real_deliveries(connected, account_endpoint, stripe_server):
+    stripe = Stripe(stripe_server.base_url)
+
+    # A customer is created, changed, then deleted there: the mirror follows, and keeps the deleted row.
+    customer = stripe.post("/v1/customers", email="first@example.com", name="Ada")
+    assert mirrored(Customer, connected, customer["id"]).email == "first@example.com"
+    stripe.post(f"/v1/customers/{customer['id']}", email="second@example.com")
+    mirrored(Customer, connected, customer["id"], lambda row: row.email == "second@example.com")
+
+    # A catalogue and a paid subscription: product, plan, subscription, its invoice and the invoice's payment.
+    payer = stripe.post("/v1/customers", email="payer@example.com")
+    method = stripe.post("/v1/payment_methods", type="card", card=CARD)
+    stripe.post(f"/v1/payment_methods/{method['id']}/attach", customer=payer["id"])
+    stripe.post(f"/v1/customers/{payer['id']}", invoice_settings={"default_payment_method": method["id"]})
+    product = stripe.post("/v1/products", name="Gold", type="service")
+    plan = stripe.post("/v1/plans", product=product["id"], amount=4900, currency="usd", interval="month")
+    subscription = stripe.post("/v1/subscriptions", customer=payer["id"], items=[{"plan": plan["id"]}])
+
+    assert mirrored(Product, connected, product["id"]).name == "Gold"
+    assert mirrored(Price, connected, plan["id"]).data["amount"] == 4900
+    mirrored_sub = mirrored(Subscription, connected, subscription["id"])
+    assert mirrored_sub.customer.stripe_id == payer["id"]
+    invoice = mirrored(Invoice, connected, subscription["latest_invoice"], lambda row: row.status == "paid")
+    assert invoice.amount_paid == 4900
+
+    # A one-off payment: localstripe's payment_intent.succeeded carries its charge expanded.
+    intent = stripe.post(
+        "/v1/payment_intents", amount=1234, currency="usd", customer=payer["id"], payment_method=method["id"]
+    )
+    stripe.post(f"/v1/payment_intents/{intent['id']}/confirm")
+    charge_id = delivered("payment_intent.succeeded", intent["id"], account=connected).payload["data"]["object"][
+        "latest_charge"
+    ]["id"]
+    assert mirrored(Charge, connected, charge_id).amount == 1234
+
+    # Cancelled there: localstripe sends customer.subscription.deleted; the row stays, canceled.
+    stripe.delete(f"/v1/subscriptions/{subscription['id']}")
+    canceled = mirrored(Subscription, connected, subscription["id"], lambda row: row.status == "canceled")
+    assert canceled.deleted is False
+
+    stripe.delete(f"/v1/customers/{customer['id']}")
+    assert mirrored(Customer, connected, customer["id"], lambda row: row.deleted).email == "second@example.com"
+
+    # Every delivery was stored once and nothing failed.
+    assert not WebhookEvent.objects.exclude(status__in=DONE).exists()
+    ids = list(WebhookEvent.objects.values_list("stripe_event_id", flat=True))
+    assert len(ids) == len(set(ids))
+
+
+def test_a_connected_accounts_changes_reach_its_mirror_through_the_platform_endpoint(
+    account, stripe_server, platform_endpoint
+):
+    connect(account, secret_key=TEST_SECRET_KEY, stripe_user_id="acct_1E2EMirror")
+    stripe = Stripe(stripe_server.base_url, stripe_account="acct_1E2EMirror")
+    customer = stripe.post("/v1/customers", email="connected@example.com")
+
+    assert mirrored(Customer, account, customer["id"]).email == "connected@example.com"

@@ -12,8 +12,6 @@ from billing_project.celery import app as celery_app
 def _forget_broker_connections() -> None:
     """The connection and producer pools were made for the broker in use when first needed (as Celery does in
     a forked child)."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
