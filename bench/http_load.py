@@ -35,6 +35,7 @@ class LoadResult:
             "transport_errors": len(self.errors),
             "wall_s": round(self.wall_seconds, 2),
             "events_per_s": round(ok / self.wall_seconds, 1) if self.wall_seconds else None,
+            "answered_per_s": round(sum(self.statuses.values()) / self.wall_seconds, 1) if self.wall_seconds else None,
             "p50_ms": pct(50),
             "p90_ms": pct(90),
             "p99_ms": pct(99),
