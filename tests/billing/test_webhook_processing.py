@@ -323,3 +323,18 @@ def test_purge_deletes_only_dead_letters(connected):
     assert webhooks.webhook_dead_letter_purge(stripe_event_id="evt_failed", account=connected) == 0
     assert webhooks.webhook_dead_letters_purge(event_pks=[dead.pk, alive.pk]) == 1
     assert list(WebhookEvent.objects.values_list("stripe_event_id", flat=True)) == ["evt_failed"]
+
+
+def test_dead_letters_are_listed_newest_first_and_by_relationship(connected):
+    from billing.selectors.webhooks import dead_letter_list, webhook_event_get
+
+    older = stored(connected, status=Status.DEAD, event_id="evt_d1")
+    newer = stored(connected, status=Status.DEAD, event_id="evt_d2")
+    stored(connected, status=Status.FAILED, event_id="evt_f1")
+    WebhookEvent.objects.filter(pk=older.pk).update(received_at=newer.received_at - timedelta(minutes=1))
+
+    assert list(dead_letter_list()) == [newer, older]
+    assert list(dead_letter_list(relationship="platform")) == []
+    assert list(dead_letter_list(account=connected)) == [newer, older]
+    assert webhook_event_get(stripe_event_id="evt_d1", account=connected) == older
+    assert webhook_event_get(stripe_event_id="evt_d1") is None  # not a platform event
