@@ -12,9 +12,7 @@ def fernet_from_settings(key: str | None) -> Fernet:
     try:
         return Fernet(key.encode() if isinstance(key, str) else key)
     except (ValueError, TypeError) as exc:
-        raise ValueError(
-            "FIELD_ENCRYPTION_KEY must be 32 url-safe base64-encoded bytes (a Fernet key)."
-        ) from exc
+        raise ValueError("FIELD_ENCRYPTION_KEY must be 32 url-safe base64-encoded bytes (a Fernet key).") from exc
 
 
 class Secret:

@@ -8,7 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs Django set up first
-
 from django.conf import settings  # noqa: E402
 
 from billing_project.routing import websocket_urlpatterns  # noqa: E402

@@ -11,9 +11,7 @@ from billing.selectors.accounts import membership_for_token
 
 
 class AccountTokenObtainSerializer(TokenObtainPairSerializer):
-    account_id = serializers.UUIDField(
-        required=False, help_text="Account to act for; default: your first one."
-    )
+    account_id = serializers.UUIDField(required=False, help_text="Account to act for; default: your first one.")
 
     def validate(self, attrs):
         data = super().validate(attrs)  # wrong username/password → 401
@@ -30,9 +28,7 @@ class AccountTokenRefreshSerializer(TokenRefreshSerializer):
     def validate(self, attrs):
         refresh = RefreshToken(attrs["refresh"])
         # A membership removed since the token was issued ends the session at the next refresh.
-        membership_for_token(
-            user=refresh.get("user_id"), account_id=refresh.get("account_id"), by_user_id=True
-        )
+        membership_for_token(user=refresh.get("user_id"), account_id=refresh.get("account_id"), by_user_id=True)
         return super().validate(attrs)
 
 

@@ -50,9 +50,7 @@ class IsBillingStaff(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return bool(
-            user and user.is_authenticated and user.is_staff and user.has_perm("billing.billing_admin_ops")
-        )
+        return bool(user and user.is_authenticated and user.is_staff and user.has_perm("billing.billing_admin_ops"))
 
 
 class AccountScopedMixin:

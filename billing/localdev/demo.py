@@ -6,23 +6,20 @@ import logging
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from billing.localdev.demo_data import (
+    CATALOGUE,
+    CUSTOMERS,
+    DEMO_ACCOUNT_NAME,
+    DEMO_PASSWORD,
+    DEMO_STRIPE_KEY,
+    DEMO_USERNAME,
+    DEMO_WEBHOOK_SECRET,
+)
 from billing.models import Account, Membership, StripeConnection
 from billing.stripe.client import StripeClient
 
 logger = logging.getLogger(__name__)
 
-DEMO_USERNAME = "demo"
-DEMO_PASSWORD = "demo-password"  # development only: the stack never runs with DEBUG off
-DEMO_ACCOUNT_NAME = "Demo Agency"
-DEMO_STRIPE_KEY = "sk_test_demo_agency_local_stripe_key"
-DEMO_WEBHOOK_SECRET = "whsec_demo_agency_local"
-
-CATALOGUE = [
-    ("Starter", 1900, "month"),
-    ("Growth", 4900, "month"),
-    ("Scale", 49000, "year"),
-]
-CUSTOMERS = 24
 # localstripe refuses `card[token]`; raw test card details are what it takes.
 TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
 

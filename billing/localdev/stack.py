@@ -56,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("PUBLIC_BASE_URL", f"http://{options.host}:{options.port}")
     group = ProcessGroup()
     with ExitStack() as cleanup:
-        cleanup.callback(group.stop)
         try:
             if not env.get("REDIS_URL"):
                 env["REDIS_URL"] = cleanup.enter_context(embedded_redis())
                 print(f"• embedded Redis (valkey) at {env['REDIS_URL']}")
+            cleanup.callback(group.stop)  # exits run last-in first-out: the children stop before Redis does
             demo = not _uses_real_stripe(env)
             if demo:
                 env["STRIPE_API_BASE"] = cleanup.enter_context(local_stripe(group, env))
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_banner(host: str, port: int) -> None:
-    from billing.localdev.demo import DEMO_PASSWORD, DEMO_USERNAME
+    from billing.localdev.demo_data import DEMO_PASSWORD, DEMO_USERNAME
 
     base = f"http://{host}:{port}"
     print(

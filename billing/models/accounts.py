@@ -10,9 +10,7 @@ class Account(models.Model):
     # The public id: what the API, the JWT and the account webhook URL show.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="sub_accounts"
-    )
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="sub_accounts")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -36,9 +34,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user_account")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user_account")]
         ordering = ["created_at"]
 
     def __str__(self) -> str:

@@ -33,9 +33,7 @@ def account_create(
     user = User.objects.filter(username=owner_username).first()
     if user is None:
         if not password:
-            raise errors.InvalidInput(
-                f"User {owner_username!r} does not exist: give a password to create it."
-            )
+            raise errors.InvalidInput(f"User {owner_username!r} does not exist: give a password to create it.")
         user = User.objects.create_user(username=owner_username, password=password, email=email)
     elif password:
         raise errors.InvalidInput(f"User {owner_username!r} already exists: leave the password out.")

@@ -135,9 +135,7 @@ class StripeClient:
         try:
             event = json.loads(payload)
         except ValueError:
-            raise errors.InvalidInput(
-                "Webhook body is not valid JSON.", code="webhook_body_invalid"
-            ) from None
+            raise errors.InvalidInput("Webhook body is not valid JSON.", code="webhook_body_invalid") from None
         if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
             raise errors.InvalidInput(
                 "Webhook body is not a Stripe event (no id or type).", code="webhook_body_invalid"
@@ -182,9 +180,7 @@ def translate_errors(path: str):
         }
         if exc.http_status == 404 and "Unrecognized request URL" in str(exc.user_message or ""):
             details["endpoint_missing"] = True
-        raise errors.StripeRejected(
-            f"Stripe rejected the request: {_stripe_message(exc)}", details=details
-        ) from None
+        raise errors.StripeRejected(f"Stripe rejected the request: {_stripe_message(exc)}", details=details) from None
     except stripe.APIConnectionError as exc:
         logger.warning("Stripe unreachable on %s: %s", path, exc.__class__.__name__)
         raise errors.StripeUnavailable(f"Stripe is unreachable: {_stripe_message(exc)}") from None
@@ -197,9 +193,7 @@ def translate_errors(path: str):
                 f"Stripe rejected the request: {_stripe_message(exc)}", details=details
             ) from None
         logger.warning("Stripe failed on %s with HTTP %s", path, status)
-        raise errors.StripeUnavailable(
-            f"Stripe failed (HTTP {status or 'error'}): {_stripe_message(exc)}"
-        ) from None
+        raise errors.StripeUnavailable(f"Stripe failed (HTTP {status or 'error'}): {_stripe_message(exc)}") from None
 
 
 def _retry_after(exc: stripe.StripeError) -> float | None:

@@ -17,9 +17,7 @@ def run(*args) -> str:
 
 
 def test_creates_account_owner_and_prints_the_id():
-    printed = run(
-        "--name", "Acme Agency", "--owner", "alice", "--password", "s3cret-pass", "--email", "a@x.io"
-    )
+    printed = run("--name", "Acme Agency", "--owner", "alice", "--password", "s3cret-pass", "--email", "a@x.io")
     account = Account.objects.get(pk=uuid.UUID(printed))
     assert account.name == "Acme Agency"
     membership = Membership.objects.get(account=account)

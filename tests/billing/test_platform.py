@@ -48,9 +48,7 @@ def _start_settings(**env):
     code = "import django; django.setup(); print('started')"
     full_env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY")}
     full_env.update(env, DJANGO_SETTINGS_MODULE="billing_project.settings")
-    return subprocess.run(
-        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=60)
 
 
 def test_production_mode_refuses_development_secrets():

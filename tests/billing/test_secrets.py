@@ -21,9 +21,7 @@ def stored(account):
 
 def test_secret_is_encrypted_at_rest(stored):
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT secret_key, webhook_secret FROM billing_stripeconnection WHERE id = %s", [stored.pk]
-        )
+        cursor.execute("SELECT secret_key, webhook_secret FROM billing_stripeconnection WHERE id = %s", [stored.pk])
         raw_key, raw_webhook = cursor.fetchone()
     assert KEY not in raw_key and "whsec_never_shown" not in raw_webhook
     reloaded = StripeConnection.objects.get(pk=stored.pk)

@@ -47,8 +47,9 @@ class FakeStripeServer:
 
     def _control(self, method: str, path: str, payload: dict | None = None) -> Any:
         body = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(f"{self.base_url}{path}", data=body, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.base_url}{path}", data=body, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 text = response.read().decode()
@@ -60,16 +61,23 @@ class FakeStripeServer:
         """Empties everything: objects, faults, revoked keys, account ownership, webhook endpoints."""
         self._control("POST", "/_test/reset")
 
-    def fail_next(self, path: str, status: int, count: int = 1, method: str | None = None,
-                  retry_after: int | None = None) -> None:
+    def fail_next(
+        self, path: str, status: int, count: int = 1, method: str | None = None, retry_after: int | None = None
+    ) -> None:
         """The next `count` requests whose path starts with `path` answer `status` (429, 500, 502 or 503)."""
-        self._control("POST", "/_test/faults", {"path": path, "status": status, "count": count, "method": method,
-                                                "retry_after": retry_after})
+        self._control(
+            "POST",
+            "/_test/faults",
+            {"path": path, "status": status, "count": count, "method": method, "retry_after": retry_after},
+        )
 
     def hang_next(self, path: str, count: int = 1, seconds: float = 30.0, method: str | None = None) -> None:
         """The next `count` matching requests get no answer for `seconds` (then a 504), or until faults clear."""
-        self._control("POST", "/_test/faults", {"path": path, "status": "hang", "count": count, "method": method,
-                                                "hang_seconds": seconds})
+        self._control(
+            "POST",
+            "/_test/faults",
+            {"path": path, "status": "hang", "count": count, "method": method, "hang_seconds": seconds},
+        )
 
     def faults(self) -> list[dict]:
         return self._control("GET", "/_test/faults")["faults"]
@@ -122,22 +130,26 @@ def _wait_until_ready(process: subprocess.Popen, log_path: Path) -> str:
         if process.poll() is not None:
             break
         time.sleep(0.05)
-    raise RuntimeError(f"the local Stripe did not start (exit code {process.poll()}):\n"
-                       f"{log_path.read_text(errors='replace')}")
+    raise RuntimeError(
+        f"the local Stripe did not start (exit code {process.poll()}):\n{log_path.read_text(errors='replace')}"
+    )
 
 
 @contextmanager
 def running_fake_stripe() -> Iterator[FakeStripeServer]:
     """Starts the fake on 127.0.0.1 and a free port (it picks one and says which); stops it on the way out,
     whatever happened."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT),
-                                                                     os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="fake-stripe-") as log_dir:
         log_path = Path(log_dir) / "server.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "billing.localdev.fake_stripe", "--host", "127.0.0.1", "--port", "0"],
-                cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         try:
@@ -168,8 +180,14 @@ def stripe_api_base(stripe_server: FakeStripeServer, request: pytest.FixtureRequ
     return stripe_server.base_url
 
 
-def stripe_sdk_client(base_url: str, key: str = TEST_SECRET_KEY, stripe_account: str | None = None, *,
-                      max_network_retries: int = 0, timeout: float = 10.0) -> stripe.StripeClient:
+def stripe_sdk_client(
+    base_url: str,
+    key: str = TEST_SECRET_KEY,
+    stripe_account: str | None = None,
+    *,
+    max_network_retries: int = 0,
+    timeout: float = 10.0,
+) -> stripe.StripeClient:
     """A Stripe SDK client on the fake. No retries by default, so a test sees each injected fault."""
     return stripe.StripeClient(
         key,

@@ -35,16 +35,23 @@ def _paying_customer(client: stripe.StripeClient, **params) -> stripe.Customer:
 
 def _charge(client: stripe.StripeClient, amount: int) -> str:
     intent = client.v1.payment_intents.create(
-        {"amount": amount, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True})
+        {"amount": amount, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
     assert intent.status == "succeeded"
     charge = intent.latest_charge  # localstripe answers it expanded, Stripe as an id
     return charge if isinstance(charge, str) else charge.id
 
 
 def _monthly_price(client: stripe.StripeClient, unit_amount: int = 1500, **params) -> stripe.Price:
-    return client.v1.prices.create({"currency": "usd", "unit_amount": unit_amount,
-                                    "product_data": {"name": "Pro"}, "recurring": {"interval": "month"},
-                                    **params})
+    return client.v1.prices.create(
+        {
+            "currency": "usd",
+            "unit_amount": unit_amount,
+            "product_data": {"name": "Pro"},
+            "recurring": {"interval": "month"},
+            **params,
+        }
+    )
 
 
 # --- prices ---------------------------------------------------------------------------------------------------
@@ -52,8 +59,9 @@ def _monthly_price(client: stripe.StripeClient, unit_amount: int = 1500, **param
 
 def test_price_create_retrieve_update_in_todays_shape(client):
     product = client.v1.products.create({"name": "Seats"})
-    one_time = client.v1.prices.create({"currency": "eur", "unit_amount": 999, "product": product.id,
-                                        "metadata": {"tier": "a"}, "lookup_key": "seat"})
+    one_time = client.v1.prices.create(
+        {"currency": "eur", "unit_amount": 999, "product": product.id, "metadata": {"tier": "a"}, "lookup_key": "seat"}
+    )
     recurring = _monthly_price(client, 2000, nickname="Monthly")
 
     fetched = client.v1.prices.retrieve(one_time.id).to_dict()
@@ -65,8 +73,9 @@ def test_price_create_retrieve_update_in_todays_shape(client):
     assert recurring.type == "recurring" and recurring.nickname == "Monthly"
     assert recurring.recurring.to_dict().items() >= {"interval": "month", "interval_count": 1}.items()
 
-    updated = client.v1.prices.update(one_time.id, {"active": False, "nickname": "Old seat",
-                                                    "metadata": {"tier": "", "note": "x"}})
+    updated = client.v1.prices.update(
+        one_time.id, {"active": False, "nickname": "Old seat", "metadata": {"tier": "", "note": "x"}}
+    )
     assert (updated.active, updated.nickname, updated.metadata.to_dict()) == (False, "Old seat", {"note": "x"})
     assert client.v1.prices.retrieve(one_time.id, {"expand": ["product"]}).product.name == "Seats"
 
@@ -87,11 +96,14 @@ def test_price_refuses_what_stripe_refuses(client):
 def test_price_list_filters_and_paginates_newest_first(client):
     product_a = client.v1.products.create({"name": "A"})
     product_b = client.v1.products.create({"name": "B"})
-    created_a = [client.v1.prices.create({"currency": "usd", "unit_amount": 100 * n, "product": product_a.id}).id
-                 for n in range(1, 6)]
+    created_a = [
+        client.v1.prices.create({"currency": "usd", "unit_amount": 100 * n, "product": product_a.id}).id
+        for n in range(1, 6)
+    ]
     for n in range(2):
-        client.v1.prices.create({"currency": "usd", "unit_amount": n, "product": product_b.id,
-                                 "recurring": {"interval": "year"}})
+        client.v1.prices.create(
+            {"currency": "usd", "unit_amount": n, "product": product_b.id, "recurring": {"interval": "year"}}
+        )
     client.v1.prices.update(created_a[0], {"active": False})
 
     first = client.v1.prices.list({"product": product_a.id, "limit": 2})
@@ -125,15 +137,17 @@ def test_subscription_created_from_a_price_is_active_and_invoiced(client):
     price = _monthly_price(client, 1500)
     customer = _paying_customer(client)
     subscription = client.v1.subscriptions.create(
-        {"customer": customer.id, "items": [{"price": price.id, "quantity": 2}], "metadata": {"plan": "pro"}})
+        {"customer": customer.id, "items": [{"price": price.id, "quantity": 2}], "metadata": {"plan": "pro"}}
+    )
 
     assert subscription.status == "active"
     item = subscription["items"].data[0]
     assert (item.price.id, item.price.unit_amount, item.plan.id, item.quantity) == (price.id, 1500, price.id, 2)
     assert client.v1.invoices.retrieve(subscription.latest_invoice).amount_paid == 3000
 
-    yearly = client.v1.prices.create({"currency": "usd", "unit_amount": 15000, "product": price.product,
-                                      "recurring": {"interval": "year"}})
+    yearly = client.v1.prices.create(
+        {"currency": "usd", "unit_amount": 15000, "product": price.product, "recurring": {"interval": "year"}}
+    )
     moved = client.v1.subscriptions.update(subscription.id, {"items": [{"id": item.id, "price": yearly.id}]})
     assert moved["items"].data[0].price.id == yearly.id
 
@@ -147,16 +161,18 @@ def test_subscription_created_from_a_price_is_active_and_invoiced(client):
 
 def test_checkout_subscription_completes_and_delivers_a_signed_event(client, stripe_server, webhooks):
     price = _monthly_price(client, 1500)
-    session = client.v1.checkout.sessions.create({
-        "mode": "subscription",
-        "customer_email": "new@example.com",
-        "line_items": [{"price": price.id, "quantity": 3}],
-        "success_url": "https://app.example.com/ok?session={CHECKOUT_SESSION_ID}",
-        "cancel_url": "https://app.example.com/cancel",
-        "client_reference_id": "account-42",
-        "metadata": {"account_id": "42"},
-        "subscription_data": {"metadata": {"account_id": "42"}},
-    })
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "subscription",
+            "customer_email": "new@example.com",
+            "line_items": [{"price": price.id, "quantity": 3}],
+            "success_url": "https://app.example.com/ok?session={CHECKOUT_SESSION_ID}",
+            "cancel_url": "https://app.example.com/cancel",
+            "client_reference_id": "account-42",
+            "metadata": {"account_id": "42"},
+            "subscription_data": {"metadata": {"account_id": "42"}},
+        }
+    )
     assert session.object == "checkout.session" and session.id.startswith("cs_test_")
     assert session.url == f"{stripe_server.base_url}/checkout/{session.id}"
     assert (session.status, session.payment_status, session.amount_total) == ("open", "unpaid", 4500)
@@ -174,21 +190,27 @@ def test_checkout_subscription_completes_and_delivers_a_signed_event(client, str
     event = webhooks.wait_for("checkout.session.completed", session.id)
     delivered = event.data.object
     assert (delivered.id, delivered.subscription, delivered.client_reference_id) == (
-        session.id, subscription.id, "account-42")
+        session.id,
+        subscription.id,
+        "account-42",
+    )
     assert delivered.metadata.to_dict() == {"account_id": "42"}
     assert client.v1.events.list({"type": "checkout.session.completed"}).data[0].id == event.id
 
 
 def test_checkout_payment_with_price_data_creates_a_succeeded_payment(client, stripe_server):
     customer = client.v1.customers.create({"email": "buyer@example.com"})
-    session = client.v1.checkout.sessions.create({
-        "mode": "payment",
-        "customer": customer.id,
-        "line_items": [{"price_data": {"currency": "usd", "unit_amount": 700, "product_data": {"name": "Pack"}},
-                        "quantity": 2}],
-        "success_url": "https://app.example.com/ok",
-        "payment_intent_data": {"metadata": {"order": "7"}},
-    })
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "customer": customer.id,
+            "line_items": [
+                {"price_data": {"currency": "usd", "unit_amount": 700, "product_data": {"name": "Pack"}}, "quantity": 2}
+            ],
+            "success_url": "https://app.example.com/ok",
+            "payment_intent_data": {"metadata": {"order": "7"}},
+        }
+    )
     assert (session.amount_total, session.currency, session.payment_intent) == (1400, "usd", None)
 
     completed = stripe_server.complete_checkout(session.id)
@@ -204,16 +226,26 @@ def test_checkout_payment_with_price_data_creates_a_succeeded_payment(client, st
 def test_checkout_refuses_bad_sessions_and_expires(client, stripe_server):
     price = _monthly_price(client)
     with pytest.raises(stripe.InvalidRequestError, match="recurring price"):
-        client.v1.checkout.sessions.create({"mode": "payment", "line_items": [{"price": price.id, "quantity": 1}],
-                                            "success_url": "https://app.example.com/ok"})
+        client.v1.checkout.sessions.create(
+            {
+                "mode": "payment",
+                "line_items": [{"price": price.id, "quantity": 1}],
+                "success_url": "https://app.example.com/ok",
+            }
+        )
     with pytest.raises(stripe.InvalidRequestError) as no_quantity:
-        client.v1.checkout.sessions.create({"mode": "subscription", "line_items": [{"price": price.id}],
-                                            "success_url": "https://app.example.com/ok"})
+        client.v1.checkout.sessions.create(
+            {"mode": "subscription", "line_items": [{"price": price.id}], "success_url": "https://app.example.com/ok"}
+        )
     assert no_quantity.value.param == "line_items[0][quantity]"
 
-    session = client.v1.checkout.sessions.create({
-        "mode": "subscription", "line_items": [{"price": price.id, "quantity": 1}],
-        "success_url": "https://app.example.com/ok"})
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "subscription",
+            "line_items": [{"price": price.id, "quantity": 1}],
+            "success_url": "https://app.example.com/ok",
+        }
+    )
     assert client.v1.checkout.sessions.expire(session.id).status == "expired"
     with pytest.raises(ControlError, match="only an open session"):
         stripe_server.complete_checkout(session.id)
@@ -221,10 +253,14 @@ def test_checkout_refuses_bad_sessions_and_expires(client, stripe_server):
 
 def test_hosted_checkout_page_pays_and_redirects(client):
     price = _monthly_price(client, 900)
-    session = client.v1.checkout.sessions.create({
-        "mode": "subscription", "line_items": [{"price": price.id, "quantity": 1}],
-        "success_url": "https://app.example.com/ok?session={CHECKOUT_SESSION_ID}",
-        "cancel_url": "https://app.example.com/cancel"})
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "subscription",
+            "line_items": [{"price": price.id, "quantity": 1}],
+            "success_url": "https://app.example.com/ok?session={CHECKOUT_SESSION_ID}",
+            "cancel_url": "https://app.example.com/cancel",
+        }
+    )
 
     page = requests.get(session.url, timeout=10)
     assert page.status_code == 200 and 'id="pay"' in page.text and "900" in page.text
@@ -256,7 +292,8 @@ def test_partial_refunds_add_up_and_an_over_refund_is_refused(client):
 
 def test_over_refund_through_the_payment_intent_is_refused(client):
     intent = client.v1.payment_intents.create(
-        {"amount": 500, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True})
+        {"amount": 500, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
     with pytest.raises(stripe.InvalidRequestError) as too_large:
         client.v1.refunds.create({"payment_intent": intent.id, "amount": 501})
     assert too_large.value.code == "amount_too_large"
@@ -274,8 +311,12 @@ def test_connected_accounts_see_only_their_own_objects(stripe_api_base):
     platform_customer = platform.v1.customers.create({"email": "p@example.com"}).id
 
     assert account_a.v1.customers.retrieve(a_customers[0]).email == "a0@example.com"
-    for client, foreign in ((account_b, a_customers[0]), (platform, a_customers[0]), (account_a, b_customer),
-                            (account_a, platform_customer)):
+    for client, foreign in (
+        (account_b, a_customers[0]),
+        (platform, a_customers[0]),
+        (account_a, b_customer),
+        (account_a, platform_customer),
+    ):
         with pytest.raises(stripe.InvalidRequestError) as missing:
             client.v1.customers.retrieve(foreign)
         assert (missing.value.http_status, missing.value.code) == (404, "resource_missing")
@@ -298,11 +339,16 @@ def test_connected_accounts_see_only_their_own_objects(stripe_api_base):
 
 def test_connected_account_checkout_fills_that_account(stripe_api_base, stripe_server, webhooks):
     account_a = stripe_sdk_client(stripe_api_base, stripe_account="acct_1A")
-    price = account_a.v1.prices.create({"currency": "usd", "unit_amount": 300, "product_data": {"name": "A"},
-                                        "recurring": {"interval": "month"}})
-    session = account_a.v1.checkout.sessions.create({
-        "mode": "subscription", "line_items": [{"price": price.id, "quantity": 1}],
-        "success_url": "https://app.example.com/ok"})
+    price = account_a.v1.prices.create(
+        {"currency": "usd", "unit_amount": 300, "product_data": {"name": "A"}, "recurring": {"interval": "month"}}
+    )
+    session = account_a.v1.checkout.sessions.create(
+        {
+            "mode": "subscription",
+            "line_items": [{"price": price.id, "quantity": 1}],
+            "success_url": "https://app.example.com/ok",
+        }
+    )
 
     completed = stripe_server.complete_checkout(session.id)
 
@@ -415,3 +461,20 @@ def test_stripe_api_base_points_django_settings_at_the_fake(stripe_api_base):
     if not django_settings.configured:
         pytest.skip("no Django settings in this run (-p no:django)")
     assert django_settings.STRIPE_API_BASE == stripe_api_base
+
+
+def test_idempotency_key_replays_the_first_answer(stripe_server):
+    import requests
+
+    stripe_server.reset()
+    url = f"{stripe_server.base_url}/v1/customers"
+    headers = {"Authorization": "Bearer sk_test_idem", "Idempotency-Key": "k-1"}
+    first = requests.post(url, data={"email": "a@example.com"}, headers=headers, timeout=10)
+    again = requests.post(url, data={"email": "a@example.com"}, headers=headers, timeout=10)
+    other = requests.post(url, data={"email": "b@example.com"}, headers=headers, timeout=10)
+    assert first.status_code == again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert other.status_code == 400 and other.json()["error"]["type"] == "idempotency_error"
+    listed = requests.get(url, headers={"Authorization": "Bearer sk_test_idem"}, timeout=10).json()["data"]
+    assert [c["id"] for c in listed] == [first.json()["id"]]

@@ -44,8 +44,7 @@ class WebhookReceiver:
     def wait_for(self, event_type: str, object_id: str) -> stripe.Event:
         """The delivered event of this type about this object, signature verified."""
         with self._arrived:
-            found = self._arrived.wait_for(lambda: self._find(event_type, object_id),
-                                           timeout=DELIVERY_TIMEOUT_SECONDS)
+            found = self._arrived.wait_for(lambda: self._find(event_type, object_id), timeout=DELIVERY_TIMEOUT_SECONDS)
             delivered = [json.loads(payload)["type"] for payload, _ in self._deliveries]
         assert found, f"no {event_type} about {object_id} delivered; got {delivered}"
         payload, signature = found

@@ -41,8 +41,9 @@ def _line_items(line_items) -> list[tuple[Price, int]]:
         if "price" in item:
             price = Price._api_retrieve(item["price"])
             if not price.active:
-                raise invalid_request("The price specified is inactive. This field only accepts active prices.",
-                                      param=f"{param}[price]")
+                raise invalid_request(
+                    "The price specified is inactive. This field only accepts active prices.", param=f"{param}[price]"
+                )
         else:
             price = price_from_data(item["price_data"])
         priced.append((price, quantity))
@@ -52,18 +53,25 @@ def _line_items(line_items) -> list[tuple[Price, int]]:
 def _check_mode(mode: str, priced: list[tuple[Price, int]]) -> None:
     recurring = [price for price, _ in priced if price.type == "recurring"]
     if mode == "payment" and recurring:
-        raise invalid_request("You specified `payment` mode but passed a recurring price. Either switch to "
-                              "`subscription` mode or use only one-time prices.", param="line_items")
+        raise invalid_request(
+            "You specified `payment` mode but passed a recurring price. Either switch to "
+            "`subscription` mode or use only one-time prices.",
+            param="line_items",
+        )
     if mode == "subscription" and not recurring:
-        raise invalid_request("You must provide at least one recurring price in `subscription` mode when using "
-                              "prices.", param="line_items")
+        raise invalid_request(
+            "You must provide at least one recurring price in `subscription` mode when using prices.",
+            param="line_items",
+        )
     if mode == "subscription" and len(priced) != 1:
         # localstripe's subscriptions hold exactly one item and it has no one-time add-ons at checkout.
-        raise invalid_request("The local Stripe supports exactly one line item in `subscription` mode.",
-                              param="line_items")
+        raise invalid_request(
+            "The local Stripe supports exactly one line item in `subscription` mode.", param="line_items"
+        )
     if len({price.currency for price, _ in priced}) != 1:
-        raise invalid_request("Checkout does not support multiple prices with different currencies.",
-                              param="line_items")
+        raise invalid_request(
+            "Checkout does not support multiple prices with different currencies.", param="line_items"
+        )
 
 
 def _metadata_only(value, param: str) -> dict:
@@ -85,32 +93,48 @@ class CheckoutSession(StripeObject):
     object = "checkout.session"
     _id_prefix = "cs_test_"
 
-    def __init__(self, mode=None, success_url=None, cancel_url=None, line_items=None, customer=None,
-                 customer_email=None, customer_creation=None, client_reference_id=None, metadata=None,
-                 subscription_data=None, payment_intent_data=None, payment_method_types=None, **kwargs):
+    def __init__(
+        self,
+        mode=None,
+        success_url=None,
+        cancel_url=None,
+        line_items=None,
+        customer=None,
+        customer_email=None,
+        customer_creation=None,
+        client_reference_id=None,
+        metadata=None,
+        subscription_data=None,
+        payment_intent_data=None,
+        payment_method_types=None,
+        **kwargs,
+    ):
         if kwargs:
             raise unknown_parameter(next(iter(kwargs)))
         if mode is None:
             raise missing_parameter("mode")
         if mode not in MODES:
-            raise invalid_request("The local Stripe supports the `payment` and `subscription` modes only.",
-                                  param="mode")
+            raise invalid_request(
+                "The local Stripe supports the `payment` and `subscription` modes only.", param="mode"
+            )
         if not isinstance(success_url, str) or not success_url:
             raise missing_parameter("success_url")
         if customer is not None and customer_email is not None:
-            raise invalid_request("You may only specify one of these parameters: customer, customer_email.",
-                                  param="customer_email")
+            raise invalid_request(
+                "You may only specify one of these parameters: customer, customer_email.", param="customer_email"
+            )
         if customer is not None:
             Customer._api_retrieve(customer)  # 404 when absent or another account's
         if customer_creation not in (None, "always", "if_required") or (customer_creation and mode != "payment"):
-            raise invalid_request("`customer_creation` is `always` or `if_required`, in `payment` mode only.",
-                                  param="customer_creation")
+            raise invalid_request(
+                "`customer_creation` is `always` or `if_required`, in `payment` mode only.", param="customer_creation"
+            )
         if subscription_data is not None and mode != "subscription":
-            raise invalid_request(f"You can not pass `subscription_data` in `{mode}` mode.",
-                                  param="subscription_data")
+            raise invalid_request(f"You can not pass `subscription_data` in `{mode}` mode.", param="subscription_data")
         if payment_intent_data is not None and mode != "payment":
-            raise invalid_request(f"You can not pass `payment_intent_data` in `{mode}` mode.",
-                                  param="payment_intent_data")
+            raise invalid_request(
+                f"You can not pass `payment_intent_data` in `{mode}` mode.", param="payment_intent_data"
+            )
         if metadata is not None and not isinstance(metadata, dict):
             raise invalid_request("Invalid object", param="metadata")
         subscription_metadata = _metadata_only(subscription_data, "subscription_data")
@@ -119,8 +143,9 @@ class CheckoutSession(StripeObject):
         _check_mode(mode, priced)
         amount_total = sum(price.unit_amount * quantity for price, quantity in priced)
         if mode == "payment" and amount_total <= 0:
-            raise invalid_request("The Checkout Session's total amount due must be positive in `payment` mode.",
-                                  param="line_items")
+            raise invalid_request(
+                "The Checkout Session's total amount due must be positive in `payment` mode.", param="line_items"
+            )
 
         # All exceptions must be raised before this point (localstripe's convention: the store is written here).
         super().__init__()
@@ -152,14 +177,27 @@ class CheckoutSession(StripeObject):
         self._payment_intent_metadata = payment_intent_metadata
 
     @classmethod
-    def _api_list_all(cls, url, customer=None, payment_intent=None, subscription=None, status=None, limit=None,
-                      starting_after=None, **kwargs):
+    def _api_list_all(
+        cls,
+        url,
+        customer=None,
+        payment_intent=None,
+        subscription=None,
+        status=None,
+        limit=None,
+        starting_after=None,
+        **kwargs,
+    ):
         if kwargs:
             raise unknown_parameter(next(iter(kwargs)))
         page = super()._api_list_all(url, limit=limit, starting_after=starting_after)
         page._list.reverse()  # the store keeps creation order; Stripe lists newest first
-        for name, wanted in (("customer", customer), ("payment_intent", payment_intent),
-                             ("subscription", subscription), ("status", status)):
+        for name, wanted in (
+            ("customer", customer),
+            ("payment_intent", payment_intent),
+            ("subscription", subscription),
+            ("status", status),
+        ):
             if wanted is not None:
                 page._list = [session for session in page._list if getattr(session, name) == wanted]
         return page

@@ -26,24 +26,32 @@ def _subscribe(session: CheckoutSession, customer_id: str, card: PaymentMethod) 
         Customer._api_update(customer_id, invoice_settings={"default_payment_method": card.id})
     (item,) = session._line_items
     subscription = Subscription._api_create(
-        customer=customer_id, items=[{"plan": item["price"], "quantity": item["quantity"]}],
-        metadata=dict(session._subscription_metadata))
+        customer=customer_id,
+        items=[{"plan": item["price"], "quantity": item["quantity"]}],
+        metadata=dict(session._subscription_metadata),
+    )
     session.subscription = subscription.id
     session.invoice = subscription.latest_invoice
 
 
 def _pay(session: CheckoutSession, customer_id: str | None, card: PaymentMethod) -> None:
     payment_intent = PaymentIntent._api_create(
-        confirm=True, amount=session.amount_total, currency=session.currency, customer=customer_id,
-        payment_method=card.id, metadata=dict(session._payment_intent_metadata))
+        confirm=True,
+        amount=session.amount_total,
+        currency=session.currency,
+        customer=customer_id,
+        payment_method=card.id,
+        metadata=dict(session._payment_intent_metadata),
+    )
     session.payment_intent = payment_intent.id
 
 
 def complete(session: CheckoutSession) -> CheckoutSession:
     """Pays an open session; call it as the session's owner (isolation.acting_as)."""
     if session.status != "open":
-        raise invalid_request(f"Checkout Session {session.id} is {session.status}: only an open session can be "
-                              "completed.")
+        raise invalid_request(
+            f"Checkout Session {session.id} is {session.status}: only an open session can be completed."
+        )
     customer_id = session.customer
     email = session.customer_email or PLACEHOLDER_EMAIL
     if customer_id is not None:
@@ -62,8 +70,14 @@ def complete(session: CheckoutSession) -> CheckoutSession:
     session.status = "complete"
     session.payment_status = "paid" if session.amount_total > 0 else "no_payment_required"
     session.customer = customer_id
-    session.customer_details = {"email": email, "name": None, "phone": None, "address": None,
-                                "tax_exempt": "none", "tax_ids": []}
+    session.customer_details = {
+        "email": email,
+        "name": None,
+        "phone": None,
+        "address": None,
+        "tax_exempt": "none",
+        "tax_ids": [],
+    }
     session.url = None
     events.emit("checkout.session.completed", session)
     return session

@@ -30,8 +30,14 @@ async def show(request: web.Request) -> web.Response:
     actions = ""
     if session.status == "open":
         actions = ACTIONS.format(id=escape(session.id), cancel_url=escape(session.cancel_url or "#"))
-    page = PAGE.format(id=escape(session.id), mode=escape(session.mode), status=escape(session.status),
-                       amount=session.amount_total, currency=escape(session.currency.upper()), actions=actions)
+    page = PAGE.format(
+        id=escape(session.id),
+        mode=escape(session.mode),
+        status=escape(session.status),
+        amount=session.amount_total,
+        currency=escape(session.currency.upper()),
+        actions=actions,
+    )
     return web.Response(text=page, content_type="text/html")
 
 

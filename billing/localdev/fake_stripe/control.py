@@ -4,7 +4,7 @@ from aiohttp import web
 from localstripe import webhooks
 from localstripe.resources import store
 
-from billing.localdev.fake_stripe import events, faults, isolation, keys
+from billing.localdev.fake_stripe import events, faults, idempotency, isolation, keys
 
 
 async def reset(request: web.Request) -> web.Response:
@@ -12,6 +12,7 @@ async def reset(request: web.Request) -> web.Response:
     isolation.reset()
     faults.plan.clear()
     keys.reset()
+    idempotency.reset()
     # Webhook endpoints and deliveries too: a test's receiver is gone once it ends, and the next test registers
     # its own. localstripe keeps endpoints in this module-level dict and has no route to remove one.
     webhooks._webhooks.clear()

@@ -21,9 +21,7 @@ def error_response(
     return json_response({"error": error}, status=status, headers=headers)
 
 
-def invalid_request(
-    message: str, *, code: str | None = None, param: str | None = None, status: int = 400
-) -> UserError:
+def invalid_request(message: str, *, code: str | None = None, param: str | None = None, status: int = 400) -> UserError:
     contents = {}
     if code is not None:
         contents["code"] = code
@@ -41,6 +39,4 @@ def missing_parameter(name: str) -> UserError:
 
 
 def no_such(object_name: str, object_id: str) -> UserError:
-    return invalid_request(
-        f"No such {object_name}: '{object_id}'", code="resource_missing", param="id", status=404
-    )
+    return invalid_request(f"No such {object_name}: '{object_id}'", code="resource_missing", param="id", status=404)

@@ -35,8 +35,9 @@ def _recurring(recurring) -> dict:
     if interval is None:
         raise missing_parameter("recurring[interval]")
     if interval not in INTERVALS:
-        raise invalid_request(f"Invalid recurring[interval]: must be one of {', '.join(INTERVALS)}",
-                              param="recurring[interval]")
+        raise invalid_request(
+            f"Invalid recurring[interval]: must be one of {', '.join(INTERVALS)}", param="recurring[interval]"
+        )
     interval_count = try_convert_to_int(recurring.get("interval_count", 1))
     if not isinstance(interval_count, int) or interval_count < 1:
         raise invalid_request("Invalid positive integer", param="recurring[interval_count]")
@@ -48,8 +49,13 @@ def _recurring(recurring) -> dict:
         trial_period_days = try_convert_to_int(trial_period_days)
         if not isinstance(trial_period_days, int) or trial_period_days < 0:
             raise invalid_request("Invalid integer", param="recurring[trial_period_days]")
-    return {"interval": interval, "interval_count": interval_count, "meter": None, "usage_type": usage_type,
-            "trial_period_days": trial_period_days}
+    return {
+        "interval": interval,
+        "interval_count": interval_count,
+        "meter": None,
+        "usage_type": usage_type,
+        "trial_period_days": trial_period_days,
+    }
 
 
 def _product_id(product, product_data) -> str:
@@ -76,9 +82,21 @@ class Price(StripeObject):
     object = "price"
     _id_prefix = "price_"
 
-    def __init__(self, currency=None, unit_amount=None, product=None, product_data=None, recurring=None,
-                 active=True, metadata=None, nickname=None, lookup_key=None, transfer_lookup_key=False,
-                 tax_behavior=None, **kwargs):
+    def __init__(
+        self,
+        currency=None,
+        unit_amount=None,
+        product=None,
+        product_data=None,
+        recurring=None,
+        active=True,
+        metadata=None,
+        nickname=None,
+        lookup_key=None,
+        transfer_lookup_key=False,
+        tax_behavior=None,
+        **kwargs,
+    ):
         if kwargs:
             raise unknown_parameter(next(iter(kwargs)))
         if currency is None:
@@ -106,10 +124,19 @@ class Price(StripeObject):
 
         price_id = self._id_prefix + random_id(24)
         if recurring is not None:
-            Plan(id=price_id, amount=unit_amount, currency=currency, product=product,
-                 interval=recurring["interval"], interval_count=recurring["interval_count"],
-                 usage_type=recurring["usage_type"], trial_period_days=recurring["trial_period_days"],
-                 nickname=nickname, active=active, metadata=dict(metadata or {}))
+            Plan(
+                id=price_id,
+                amount=unit_amount,
+                currency=currency,
+                product=product,
+                interval=recurring["interval"],
+                interval_count=recurring["interval_count"],
+                usage_type=recurring["usage_type"],
+                trial_period_days=recurring["trial_period_days"],
+                nickname=nickname,
+                active=active,
+                metadata=dict(metadata or {}),
+            )
 
         # All exceptions must be raised before this point (localstripe's convention: the store is written here).
         super().__init__(price_id)
@@ -148,8 +175,9 @@ class Price(StripeObject):
         nickname = _optional_str(data["nickname"], "nickname") if "nickname" in data else self.nickname
         lookup_key = _optional_str(data["lookup_key"], "lookup_key") if "lookup_key" in data else self.lookup_key
         tax_behavior = data.get("tax_behavior", self.tax_behavior)
-        if tax_behavior != self.tax_behavior and (self.tax_behavior != "unspecified"
-                                                  or tax_behavior not in TAX_BEHAVIORS):
+        if tax_behavior != self.tax_behavior and (
+            self.tax_behavior != "unspecified" or tax_behavior not in TAX_BEHAVIORS
+        ):
             raise invalid_request("tax_behavior can only be set once, from `unspecified`.", param="tax_behavior")
         metadata = _merged_metadata(self.metadata, data["metadata"]) if "metadata" in data else self.metadata
         holders = []
@@ -165,8 +193,18 @@ class Price(StripeObject):
             plan.active, plan.nickname, plan.metadata = active, nickname, dict(metadata)
 
     @classmethod
-    def _api_list_all(cls, url, active=None, product=None, type=None, currency=None, lookup_keys=None,
-                      limit=None, starting_after=None, **kwargs):
+    def _api_list_all(
+        cls,
+        url,
+        active=None,
+        product=None,
+        type=None,
+        currency=None,
+        lookup_keys=None,
+        limit=None,
+        starting_after=None,
+        **kwargs,
+    ):
         if kwargs:
             raise unknown_parameter(next(iter(kwargs)))
         page = super()._api_list_all(url, limit=limit, starting_after=starting_after)
@@ -223,13 +261,31 @@ def price_for_plan(plan: Plan) -> dict:
     if price is not None:
         return price._export()
     return {
-        "id": plan.id, "object": "price", "active": plan.active, "billing_scheme": plan.billing_scheme,
-        "created": plan.created, "currency": plan.currency, "custom_unit_amount": None, "livemode": False,
-        "lookup_key": None, "metadata": dict(plan.metadata), "nickname": plan.nickname, "product": plan.product,
-        "recurring": {"interval": plan.interval, "interval_count": plan.interval_count, "meter": None,
-                      "usage_type": plan.usage_type, "trial_period_days": plan.trial_period_days},
-        "tax_behavior": "unspecified", "tiers_mode": plan.tiers_mode, "transform_quantity": None,
-        "type": "recurring", "unit_amount": plan.amount, "unit_amount_decimal": str(plan.amount),
+        "id": plan.id,
+        "object": "price",
+        "active": plan.active,
+        "billing_scheme": plan.billing_scheme,
+        "created": plan.created,
+        "currency": plan.currency,
+        "custom_unit_amount": None,
+        "livemode": False,
+        "lookup_key": None,
+        "metadata": dict(plan.metadata),
+        "nickname": plan.nickname,
+        "product": plan.product,
+        "recurring": {
+            "interval": plan.interval,
+            "interval_count": plan.interval_count,
+            "meter": None,
+            "usage_type": plan.usage_type,
+            "trial_period_days": plan.trial_period_days,
+        },
+        "tax_behavior": "unspecified",
+        "tiers_mode": plan.tiers_mode,
+        "transform_quantity": None,
+        "type": "recurring",
+        "unit_amount": plan.amount,
+        "unit_amount_decimal": str(plan.amount),
     }
 
 

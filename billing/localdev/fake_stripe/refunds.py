@@ -19,8 +19,11 @@ def _refunded_charge(data: dict) -> Charge | None:
     if isinstance(payment_intent, str) and payment_intent.startswith("pi_"):
         latest = PaymentIntent._api_retrieve(payment_intent).latest_charge
         if latest is None:
-            raise invalid_request(f"PaymentIntent {payment_intent} does not have a successful charge to refund.",
-                                  code="charge_not_refundable", param="payment_intent")
+            raise invalid_request(
+                f"PaymentIntent {payment_intent} does not have a successful charge to refund.",
+                code="charge_not_refundable",
+                param="payment_intent",
+            )
         return latest
     return None  # malformed: localstripe answers it
 
@@ -38,7 +41,10 @@ def _guarded(data: dict) -> dict:
     if isinstance(amount, int) and amount > left:
         raise invalid_request(
             f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left}), in the smallest "
-            f"currency unit of {charge.currency}.", code="amount_too_large", param="amount")
+            f"currency unit of {charge.currency}.",
+            code="amount_too_large",
+            param="amount",
+        )
     return data
 
 

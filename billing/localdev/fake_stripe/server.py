@@ -2,7 +2,8 @@
 
 localstripe's own CLI binds every interface (`::`) and reloads a pickle shared by every instance; this runs its
 `app` directly instead. Middlewares, outermost first: faults (an injected 429 answers before anything else, as
-Stripe's rate limiter would), keys, isolation, then localstripe's error, auth and save middlewares.
+Stripe's rate limiter would), keys, idempotency (a replay answers before anything runs), isolation, then
+localstripe's error, auth and save middlewares.
 """
 
 import asyncio
@@ -21,6 +22,7 @@ from billing.localdev.fake_stripe import (
     control,
     events,
     faults,
+    idempotency,
     isolation,
     keys,
     prices,
@@ -58,15 +60,23 @@ def build_app() -> web.Application:
 
     auth_index = app.middlewares.index(localstripe.server.auth_middleware)
     app.middlewares[auth_index] = _without_key_for(WITHOUT_API_KEY, localstripe.server.auth_middleware)
-    for middleware in (isolation.isolation_middleware, keys.keys_middleware, faults.faults_middleware):
+    for middleware in (
+        isolation.isolation_middleware,
+        idempotency.idempotency_middleware,
+        keys.keys_middleware,
+        faults.faults_middleware,
+    ):
         app.middlewares.insert(0, middleware)
     return app
 
 
 async def serve(host: str, port: int, *, access_log: bool = False) -> None:
     """Serves until SIGINT or SIGTERM; prints one ready line with the bound address (port 0 picks a free one)."""
-    runner = web.AppRunner(build_app(), access_log=logging.getLogger("aiohttp.access") if access_log else None,
-                           shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    runner = web.AppRunner(
+        build_app(),
+        access_log=logging.getLogger("aiohttp.access") if access_log else None,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):  # before the ready line: whoever reads it may stop us at once

@@ -26,7 +26,9 @@ def _recurring_price(fields: dict, param: str) -> Price | None:
     if price.type != "recurring":
         raise invalid_request(
             f"The price specified ({price.id}) is set to `type=one_time` but this field only accepts prices with "
-            "`type=recurring`.", param=f"{param}[price]")
+            "`type=recurring`.",
+            param=f"{param}[price]",
+        )
     return price
 
 
