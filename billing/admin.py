@@ -145,3 +145,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
     list_select_related = ["account", "started_by"]
     search_fields = ["account__name", "account__id"]
     inlines = [SyncResourceInline]
+
+
+# Webhook events have their own module (admin.py stays small); importing it registers them.
+from billing import admin_webhooks  # noqa: E402, F401

@@ -6,5 +6,8 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Webhook handlers register themselves on import (see billing/stripe/handlers.py).
         from billing import checks  # noqa: F401
+
+        # Webhook handlers register themselves on import (see billing/stripe/handlers.py). Platform handlers
+        # (our billing of accounts) live with the code they drive and are imported from there the same way.
+        from billing.stripe import account_events  # noqa: F401

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.conf import settings
 
 from billing import errors
+from billing.services import webhooks
 from billing.stripe import sync
 from billing.stripe.backoff import backoff_delay
 
@@ -28,3 +29,20 @@ def sync_resource(self, resource_id: int, account_id: str | None = None):
         # An eager run (tests, scripts) re-runs a *returned* Retry in place, where a raised one would surface as
         # an error; a worker gets the usual raise.
         return self.retry(exc=exc, countdown=countdown, throw=not self.request.is_eager)
+
+
+@shared_task(bind=True, max_retries=None, acks_late=True)
+def process_webhook_event(self, event_pk: int) -> str:
+    """Processes one stored webhook event. The attempt count and dead letters live on the event row (not in
+    Celery's retry count), so a retry from the sweeper or a replay continues the same budget."""
+    outcome = webhooks.webhook_event_process(event_pk=event_pk)
+    if outcome.retry_in is not None:
+        # As sync_resource: an eager run re-runs a returned Retry in place; a worker gets the usual raise.
+        return self.retry(countdown=outcome.retry_in, throw=not self.request.is_eager)
+    return outcome.status
+
+
+@shared_task
+def sweep_webhook_events() -> int:
+    """Beat, every minute (PeriodicTask created by a migration, editable in the admin)."""
+    return webhooks.webhook_events_sweep()

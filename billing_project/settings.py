@@ -130,6 +130,14 @@ STRIPE_API_VERSION = "2025-08-27.basil"
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 30)
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
+# Webhook processing (billing/services/webhooks.py): attempts before an event becomes a dead letter, the first
+# retry delay (doubled each attempt, capped), how long a worker's claim holds before it is presumed lost, and
+# how long an event may wait for its Celery message before the sweeper re-enqueues it.
+WEBHOOK_MAX_ATTEMPTS = 5
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 10)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600)
+WEBHOOK_CLAIM_LEASE_SECONDS = env_int("WEBHOOK_CLAIM_LEASE_SECONDS", 300)
+WEBHOOK_SWEEP_GRACE_SECONDS = env_int("WEBHOOK_SWEEP_GRACE_SECONDS", 120)
 
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", DEV_FIELD_ENCRYPTION_KEY)
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()

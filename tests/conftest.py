@@ -3,6 +3,7 @@ demand, and the local Stripe (tests/harness). With DATABASE_URL / REDIS_URL set,
 PostgreSQL and Redis."""
 
 import os
+import tempfile
 
 import pytest
 from django.db import connection
@@ -15,6 +16,20 @@ from tests.factories import AccountFactory, MembershipFactory, UserFactory
 pytest_plugins = ["tests.harness.stripe_fixtures"]
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """SQLite's test database in a file (WAL), not in memory: tests that serve the app from other threads (a live
+    server, a Celery worker) need SQLite's busy timeout, which the in-memory shared cache ignores ("database
+    table is locked")."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        test = database.setdefault("TEST", {})
+        if not test.get("NAME"):
+            test["NAME"] = os.path.join(tempfile.gettempdir(), f"billing-test-{os.getpid()}.sqlite3")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@ from billing.models.accounts import Account, Membership
 from billing.models.catalog import Price, Product
 from billing.models.connection import StripeConnection, SyncResource, SyncRun
 from billing.models.customers import Customer, PaymentMethod
+from billing.models.events import WebhookEvent
 from billing.models.payments import BalanceTransaction, Charge, Dispute, Invoice, Payout, Refund
 from billing.models.subscriptions import Subscription, SubscriptionItem
 
@@ -23,4 +24,5 @@ __all__ = [
     "SubscriptionItem",
     "SyncResource",
     "SyncRun",
+    "WebhookEvent",
 ]

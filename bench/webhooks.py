@@ -1,0 +1,323 @@
+"""Webhook intake and processing benchmark (not a test). Prints ONE JSON line.
+
+    /work/main/.venv/bin/python bench/webhooks.py [--deliveries 22000] [--servers 2] [--clients 32] [--workers 2]
+
+What runs, all on 127.0.0.1:
+- ours: `daphne billing_project.asgi:application` × --servers, sharing one listening socket (`daphne --fd`: the
+  kernel spreads connections between the processes); a real Celery worker (prefork, --workers processes) on Redis
+  (REDIS_URL, or the embedded valkey); the database from DATABASE_URL (a fresh `bench_webhooks` database on that
+  PostgreSQL server) or a fresh SQLite file in WAL mode;
+- concurrent aiohttp clients (keep-alive) posting --deliveries signed deliveries: distinct events of a realistic
+  mix for --accounts accounts and the platform, plus 10 % re-deliveries (half right after the original);
+- then dj-stripe 2.11 (own virtualenv, var/bench-djstripe-venv, created on first run) served the same way on
+  the same deliveries, with the local Stripe answering its /v1/account calls. dj-stripe processes in the request,
+  so its 2xx rate is also its processing rate.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.http_load import post_all, warm_up  # noqa: E402
+from bench.processes import celery_worker, daphne_servers, environ, fake_stripe, run  # noqa: E402
+from bench.webhook_events import generate  # noqa: E402
+
+PLATFORM_SECRET = "whsec_bench_platform_secret"
+DJSTRIPE_VENV = ROOT / "var" / "bench-djstripe-venv"
+DJSTRIPE_REQUIREMENTS = [
+    "dj-stripe==2.11.*",
+    "stripe==15.*",
+    "Django>=5.2,<5.3",
+    "daphne==4.2.3",
+    "psycopg[binary]",
+    "dj-database-url",
+]
+TEST_KEY = "sk_test_51BenchWebhooks" + "0" * 80
+
+
+def account_secret(index: int) -> str:
+    return f"whsec_bench_account_{index:03d}"
+
+
+def fresh_database(name: str, workdir: Path) -> tuple[str, str]:
+    """A new empty database: on DATABASE_URL's PostgreSQL server when set, else a SQLite file."""
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        return f"sqlite:///{workdir / (name + '.sqlite3')}", "sqlite-wal"
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlparse(base)._replace(path=f"/{name}").geturl(), "postgresql"
+
+
+def drop_database(url: str) -> None:
+    if url.startswith("sqlite"):
+        return
+    import psycopg
+
+    name = urlparse(url).path.lstrip("/")
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- ours ------------------------------------------------------------------------------------------------------
+
+
+def seed_accounts(count: int) -> list[str]:
+    from billing.models import Account, StripeConnection
+
+    ids = []
+    for i in range(count):
+        account = Account.objects.create(name=f"Bench account {i}")
+        StripeConnection.objects.create(
+            account=account,
+            auth_mode="secret_key",
+            secret_key=TEST_KEY,
+            webhook_secret=account_secret(i),
+            status="ready",
+        )
+        ids.append(str(account.pk))
+    return ids
+
+
+def processing_stats(distinct: int, intake_end: float, timeout: float) -> dict:
+    from django.db.models import Count, Max, Min
+
+    from billing.models import WebhookEvent
+
+    waiting = ("pending", "processing", "failed")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not WebhookEvent.objects.filter(status__in=waiting).exists():
+            break
+        time.sleep(0.5)
+    by_status = dict(WebhookEvent.objects.values_list("status").annotate(n=Count("id")))
+    span = WebhookEvent.objects.aggregate(first=Min("received_at"), last=Max("processed_at"))
+    done = by_status.get("processed", 0) + by_status.get("ignored", 0)
+    seconds = (span["last"] - span["first"]).total_seconds() if span["last"] else None
+    return {
+        "stored_rows": sum(by_status.values()),
+        "distinct_events": distinct,
+        "by_status": by_status,
+        "events_per_s": round(done / seconds, 1) if seconds else None,
+        "first_received_to_last_processed_s": round(seconds, 2) if seconds else None,
+        "drain_after_intake_s": round(max(0.0, span["last"].timestamp() - intake_end), 2) if span["last"] else None,
+        "timed_out": bool(WebhookEvent.objects.filter(status__in=waiting).exists()),
+    }
+
+
+def run_ours(args, deliveries, distinct, workdir: Path, redis_url: str) -> dict:
+    from cryptography.fernet import Fernet
+
+    db_url, db_kind = fresh_database("bench_webhooks", workdir)
+    env = environ(
+        DJANGO_SETTINGS_MODULE="billing_project.settings",
+        DATABASE_URL=db_url,
+        REDIS_URL=redis_url,
+        DEBUG="0",
+        SECRET_KEY="bench-" + Fernet.generate_key().decode(),
+        FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        STRIPE_SECRET_KEY=TEST_KEY,
+        STRIPE_WEBHOOK_SECRET=PLATFORM_SECRET,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+        DB_CONN_MAX_AGE="600",
+        BILLING_VAR_DIR=str(workdir),
+        PYTHONPATH=str(ROOT),
+    )
+    py, log = sys.executable, workdir / "ours.log"
+    run([py, "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, log=log)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    account_ids = seed_accounts(args.accounts)
+    requests = [
+        (
+            f"/api/v1/billing/webhooks/stripe/{account_ids[d.account_index]}/"
+            if d.account_index >= 0
+            else "/api/v1/billing/webhooks/stripe/",
+            json.dumps(d.event).encode(),
+            account_secret(d.account_index) if d.account_index >= 0 else PLATFORM_SECRET,
+        )
+        for d in deliveries
+    ]
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    with (
+        daphne_servers(
+            daphne,
+            "billing_project.asgi:application",
+            count=args.servers,
+            env=env,
+            cwd=ROOT,
+            log=log,
+            ready_path="/healthz",
+        ) as base_url,
+        celery_worker(py, concurrency=args.workers, env=env, cwd=ROOT, log=log),
+    ):
+        warm_up(base_url, "/healthz", count=20 * args.servers)
+        load = post_all(base_url, requests, args.clients)
+        intake_end = time.time()
+        processing = processing_stats(distinct, intake_end, args.drain_timeout)
+    from django.db import connections
+
+    connections.close_all()
+    drop_database(db_url)
+    return {"database": db_kind, "intake": load.summary(len(requests)), "processing": processing}
+
+
+# --- dj-stripe -------------------------------------------------------------------------------------------------
+
+
+def ensure_djstripe_venv(log: Path) -> Path:
+    python = DJSTRIPE_VENV / "bin" / "python"
+    if not python.exists():
+        run([sys.executable, "-m", "venv", str(DJSTRIPE_VENV)], env=environ(), cwd=ROOT, log=log)
+        run([str(python), "-m", "pip", "install", "-q", *DJSTRIPE_REQUIREMENTS], env=environ(), cwd=ROOT, log=log)
+    return python
+
+
+def run_djstripe(args, deliveries, workdir: Path) -> dict:
+    log = workdir / "djstripe.log"
+    python = ensure_djstripe_venv(log)
+    version = run(
+        [str(python), "-c", "import djstripe, stripe; print(djstripe.__version__, stripe.VERSION)"],
+        env=environ(),
+        cwd=ROOT,
+        log=log,
+    ).split()
+    db_url, db_kind = fresh_database("bench_djstripe", workdir)
+    with fake_stripe(
+        sys.executable, env=environ(PYTHONPATH=str(ROOT)), cwd=ROOT, log=workdir / "fake_stripe.log"
+    ) as stripe_base:
+        env = environ(
+            DJANGO_SETTINGS_MODULE="bench.djstripe_peer.settings",
+            DATABASE_URL=db_url,
+            STRIPE_API_BASE=stripe_base,
+            STRIPE_TEST_SECRET_KEY=TEST_KEY,
+            PYTHONPATH=str(ROOT),
+        )
+        run([str(python), "-m", "django", "migrate", "-v", "0"], env=env, cwd=ROOT, log=log)
+        secrets = [account_secret(i) for i in range(args.accounts)] + [PLATFORM_SECRET]
+        paths = json.loads(
+            run(
+                [str(python), "-m", "bench.djstripe_peer.setup_endpoints"],
+                env=env,
+                cwd=ROOT,
+                log=log,
+                stdin=json.dumps(secrets),
+            )
+        )
+        requests = [
+            (paths[d.account_index], json.dumps(d.event).encode(), secrets[d.account_index]) for d in deliveries
+        ]
+        daphne = str(DJSTRIPE_VENV / "bin" / "daphne")
+        with daphne_servers(
+            daphne,
+            "bench.djstripe_peer.asgi:application",
+            count=args.servers,
+            env=env,
+            cwd=ROOT,
+            log=log,
+            ready_path=paths[0],
+        ) as base_url:
+            warm_up(base_url, paths[0], count=20 * args.servers)
+            load = post_all(base_url, requests, args.clients)
+        counts = run([str(python), "-c", DJSTRIPE_COUNTS], env=env, cwd=ROOT, log=log)
+    drop_database(db_url)
+    return {
+        "version": {"dj-stripe": version[0], "stripe": version[1]},
+        "database": db_kind,
+        "intake_and_processing": load.summary(len(requests)),
+        "stored": json.loads(counts),
+    }
+
+
+DJSTRIPE_COUNTS = """
+import django, json; django.setup()
+from djstripe.models import Event, WebhookEventTrigger
+print(json.dumps({"events": Event.objects.count(), "triggers": WebhookEventTrigger.objects.count(),
+                  "triggers_with_error": WebhookEventTrigger.objects.exclude(exception="").count()}))
+"""
+
+
+# --- main ------------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--deliveries", type=int, default=22_000, help="distinct events + 10 %% re-deliveries")
+    parser.add_argument("--duplicates", type=float, default=0.10)
+    parser.add_argument("--accounts", type=int, default=20)
+    parser.add_argument("--platform-ratio", type=float, default=0.10)
+    parser.add_argument("--servers", type=int, default=2, help="daphne processes on one socket")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--drain-timeout", type=float, default=600)
+    parser.add_argument("--skip-djstripe", action="store_true")
+    args = parser.parse_args()
+
+    workdir = ROOT / "var" / "bench-webhooks" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    workdir.mkdir(parents=True, exist_ok=True)
+    deliveries, distinct = generate(
+        accounts=args.accounts,
+        total=args.deliveries,
+        duplicate_ratio=args.duplicates,
+        platform_ratio=args.platform_ratio,
+    )
+    result = {
+        "bench": "webhooks",
+        "command": "python bench/webhooks.py " + " ".join(sys.argv[1:]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "deliveries": len(deliveries),
+        "distinct_events": distinct,
+        "redeliveries": len(deliveries) - distinct,
+        "setup": {
+            "daphne_processes": args.servers,
+            "http_clients": args.clients,
+            "celery_processes": args.workers,
+            "accounts": args.accounts,
+        },
+    }
+    from billing.localdev.embedded_redis import embedded_redis
+
+    if os.environ.get("REDIS_URL"):
+        result["broker"] = "redis (REDIS_URL)"
+        result["ours"] = run_ours(args, deliveries, distinct, workdir, os.environ["REDIS_URL"])
+    else:
+        result["broker"] = "redis (embedded valkey)"
+        with embedded_redis() as redis_url:
+            result["ours"] = run_ours(args, deliveries, distinct, workdir, redis_url)
+
+    if args.skip_djstripe:
+        result["djstripe"] = {"skipped": "--skip-djstripe"}
+    else:
+        try:
+            result["djstripe"] = run_djstripe(args, deliveries, workdir)
+        except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:
+            result["djstripe"] = {"error": str(exc)}
+    peer = result["djstripe"].get("intake_and_processing")
+    if peer and peer.get("events_per_s"):
+        ours = result["ours"]["intake"]
+        result["ratio_ours_to_djstripe"] = {
+            "acknowledged_per_s": round(ours["events_per_s"] / peer["events_per_s"], 2),
+            "p99_latency": round(peer["p99_ms"] / ours["p99_ms"], 2) if ours["p99_ms"] else None,
+        }
+    result["logs"] = str(workdir.relative_to(ROOT))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Stripe webhook endpoints (SPEC §3): no JWT (Stripe signs instead), no CSRF, and thin: verification and the
+single insert live in billing/services/webhook_intake.py; processing happens in a worker after we answer."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.services.webhook_intake import Receipt, webhook_receive_account, webhook_receive_platform
+from billing_project.logging import bind_account
+
+SIGNATURE = OpenApiParameter(
+    "Stripe-Signature",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description='`t=<unix seconds>,v1=<HMAC-SHA256 of "t.body" with the endpoint\'s signing secret>`; '
+    "older than 300 s is refused.",
+)
+ACK = inline_serializer(
+    "WebhookAck",
+    {
+        "received": serializers.BooleanField(),
+        "event_id": serializers.CharField(),
+        "duplicate": serializers.BooleanField(help_text="Already stored by an earlier delivery: nothing done."),
+    },
+)
+REFUSED = OpenApiResponse(
+    description="Bad or missing signature, stale timestamp, body that is not a Stripe event, unknown "
+    "account or account without a signing secret. Nothing is stored. "
+    '`{"error": {"code", "message", "details"}}`.'
+)
+
+
+class _WebhookView(APIView):
+    authentication_classes: list = []  # Stripe's signature is the authentication
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+    throttle_classes: list = []
+
+    @staticmethod
+    def acknowledge(receipt: Receipt) -> Response:
+        return Response({"received": True, "event_id": receipt.stripe_event_id, "duplicate": receipt.duplicate})
+
+
+class AccountWebhookView(_WebhookView):
+    @extend_schema(
+        operation_id="stripe_webhook_account",
+        summary="Stripe webhook of an account's own Stripe",
+        description="Verified with the signing secret of the account's Stripe connection; stored once and "
+        "processed by a worker after the answer.",
+        tags=["webhooks"],
+        auth=[],
+        parameters=[SIGNATURE],
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={200: ACK, 400: REFUSED},
+    )
+    def post(self, request, account_id):
+        bind_account(account_id)
+        receipt = webhook_receive_account(
+            account_id=account_id, payload=request.body, signature=request.headers.get("Stripe-Signature")
+        )
+        return self.acknowledge(receipt)
+
+
+class PlatformWebhookView(_WebhookView):
+    @extend_schema(
+        operation_id="stripe_webhook_platform",
+        summary="Stripe webhook of the platform's Stripe",
+        description="Verified with STRIPE_WEBHOOK_SECRET. An event carrying `account` (Connect) is routed to "
+        "the account connected to that Stripe account and processed as that account's event.",
+        tags=["webhooks"],
+        auth=[],
+        parameters=[SIGNATURE],
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={200: ACK, 400: REFUSED},
+    )
+    def post(self, request):
+        receipt = webhook_receive_platform(payload=request.body, signature=request.headers.get("Stripe-Signature"))
+        return self.acknowledge(receipt)

@@ -1,0 +1,93 @@
+"""Webhook events from both Stripe relationships (SPEC §0, §3): stored once, processed by workers, kept on
+failure.
+
+A row is the unit of exactly-once: its unique constraints make a duplicate delivery an IntegrityError at
+insert, and its status moves only through conditional UPDATEs (billing/services/webhooks.py), so a handler
+never runs twice for one event, however many deliveries and workers race."""
+
+from django.db import models
+from django.db.models import Q
+
+from billing.models.accounts import Account
+from billing.models.base import AccountScopedQuerySet
+
+
+class WebhookEventQuerySet(AccountScopedQuerySet):
+    def dead_letters(self):
+        return self.filter(status=WebhookEvent.Status.DEAD)
+
+
+class WebhookEvent(models.Model):
+    class Relationship(models.TextChoices):
+        # The account's own Stripe (its endpoint, or a Connect event routed to it): keeps its mirror in step.
+        ACCOUNT = "account"
+        # The platform's Stripe: our billing of accounts.
+        PLATFORM = "platform"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # stored, waiting for a worker
+        PROCESSING = "processing"  # claimed by a worker (see claimed_at: the lease)
+        PROCESSED = "processed"  # its handler's effect is committed
+        FAILED = "failed"  # the last attempt raised; a retry is scheduled at next_attempt_at
+        DEAD = "dead"  # a dead letter: out of attempts, waits for staff (replay or purge)
+        IGNORED = "ignored"  # no handler for this type on this relationship
+
+    stripe_event_id = models.CharField(max_length=255)
+    relationship = models.CharField(max_length=10, choices=Relationship.choices)
+    # Set for every account event; empty for platform events (their handlers find the account themselves).
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_events")
+    type = models.CharField(max_length=100)
+    api_version = models.CharField(max_length=40, blank=True, default="")
+    livemode = models.BooleanField(default=False)
+    # Stripe's `created` (unix seconds): with the event id, the order key of the ordering guard.
+    created = models.BigIntegerField()
+    object_id = models.CharField(max_length=255, blank=True, default="")
+    object_type = models.CharField(max_length=60, blank=True, default="")
+    payload = models.JSONField()
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    last_traceback = models.TextField(blank=True, default="")
+    received_at = models.DateTimeField()
+    # When a worker claimed it: a claim older than the lease is presumed lost and may be taken again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    # When the sweeper looks at it again if no Celery message did (a lost message must not lose an event).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WebhookEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            # The same Stripe event is stored once per relationship (and per account on the account side:
+            # two accounts may connect one Stripe account, each keeps its own mirror).
+            models.UniqueConstraint(
+                fields=["account", "stripe_event_id"],
+                condition=Q(relationship="account"),
+                name="webhook_event_unique_account_event",
+            ),
+            models.UniqueConstraint(
+                fields=["stripe_event_id"],
+                condition=Q(relationship="platform"),
+                name="webhook_event_unique_platform_event",
+            ),
+            models.CheckConstraint(
+                condition=Q(relationship="platform") | Q(account__isnull=False),
+                name="webhook_event_account_relationship_has_account",
+            ),
+        ]
+        indexes = [
+            # The sweeper's scan: events waiting for a worker, by due time.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_event_due_idx",
+                condition=Q(status__in=["pending", "failed", "processing"]),
+            ),
+            models.Index(fields=["status", "-received_at"], name="webhook_event_status_idx"),
+            models.Index(fields=["account", "object_id"], name="webhook_event_object_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_event_id} {self.type} ({self.relationship}, {self.status})"

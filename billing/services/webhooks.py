@@ -1,0 +1,240 @@
+"""Webhook processing (SPEC §3): claim, run the handler, mark processed; retries, dead letters, the sweeper,
+and the staff operations on events (replay, purge).
+
+Exactly-once, from the database:
+- A worker first *claims* the event with one conditional UPDATE (pending/failed → processing, or a
+  processing claim older than the lease, which is presumed lost). Two workers racing on one event: one UPDATE
+  matches, the other's matches nothing and it stops. The claim counts the attempt, so a message that kills
+  its worker still uses up attempts instead of looping forever.
+- The handler runs in one transaction with the row locked and the status set to processed: its effect and
+  "processed" commit together or not at all. A worker whose claim was taken over (its lease ran out) finds the
+  row no longer carries its claim and rolls back without effect.
+- A failure keeps the row with its error and traceback and schedules a retry with exponential backoff; after
+  WEBHOOK_MAX_ATTEMPTS the event is a dead letter and waits for staff.
+"""
+
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from billing import errors
+from billing.models import Account, StripeConnection, WebhookEvent
+from billing.services.webhook_intake import webhook_event_store
+from billing.stripe.client import StripeClient
+from billing.stripe.handlers import handler_for
+
+logger = logging.getLogger(__name__)
+
+Status = WebhookEvent.Status
+MAX_ERROR_CHARS = 2000
+MAX_TRACEBACK_CHARS = 20000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one processing attempt did. `retry_in` (seconds) is set when the caller should retry."""
+
+    status: str  # processed | ignored | failed | dead | skipped (not claimed: done, or held by another worker)
+    retry_in: int | None = None
+
+
+def retry_delay(attempts: int) -> int:
+    """Exponential backoff after the n-th failed attempt: base, 2×base, 4×base ..., capped."""
+    base = settings.WEBHOOK_RETRY_BASE_SECONDS
+    return min(base * 2 ** max(attempts - 1, 0), settings.WEBHOOK_RETRY_MAX_SECONDS)
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.WEBHOOK_CLAIM_LEASE_SECONDS)
+
+
+def _claim(event_pk: int):
+    """Takes the event for this worker: answers the claim's timestamp (its token), or None."""
+    now = timezone.now()
+    claimable = Q(status__in=[Status.PENDING, Status.FAILED]) | Q(
+        status=Status.PROCESSING, claimed_at__lt=now - _lease()
+    )
+    claimed = (
+        WebhookEvent.objects.filter(claimable, pk=event_pk)
+        .exclude(attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS)
+        .update(
+            status=Status.PROCESSING,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+            # The sweeper's deadline: past it, this claim is presumed lost.
+            next_attempt_at=now + _lease(),
+        )
+    )
+    return now if claimed else None
+
+
+def webhook_event_process(*, event_pk: int) -> Outcome:
+    """Processes one stored event at most once to completion. Never raises for a handler's failure: it is
+    recorded on the event and answered as an Outcome with the delay before the next attempt."""
+    claimed_at = _claim(event_pk)
+    if claimed_at is None:
+        return Outcome("skipped")
+    attempts = None
+    try:
+        with transaction.atomic():
+            event = (
+                WebhookEvent.objects.select_for_update(of=("self",))
+                .select_related("account")
+                .filter(pk=event_pk, status=Status.PROCESSING, claimed_at=claimed_at)
+                .first()
+            )
+            if event is None:  # our lease ran out and another worker took the event over
+                return Outcome("skipped")
+            attempts = event.attempts
+            handler = handler_for(event.relationship, event.type)
+            status = Status.IGNORED if handler is None else Status.PROCESSED
+            if handler is not None:
+                handler(event)
+            WebhookEvent.objects.filter(pk=event_pk).update(
+                status=status,
+                processed_at=timezone.now(),
+                next_attempt_at=None,
+                last_error="",
+                last_traceback="",
+            )
+        return Outcome(status)
+    except Exception as exc:  # noqa: BLE001 - any handler failure is recorded on the event, then retried
+        return _record_failure(event_pk, claimed_at, attempts, exc)
+
+
+def _record_failure(event_pk: int, claimed_at, attempts: int | None, exc: Exception) -> Outcome:
+    if attempts is None:
+        attempts = WebhookEvent.objects.filter(pk=event_pk).values_list("attempts", flat=True).first() or 1
+    dead = attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+    delay = None if dead else retry_delay(attempts)
+    message = f"{exc.__class__.__name__}: {exc}"[:MAX_ERROR_CHARS]
+    WebhookEvent.objects.filter(pk=event_pk, status=Status.PROCESSING, claimed_at=claimed_at).update(
+        status=Status.DEAD if dead else Status.FAILED,
+        last_error=message,
+        last_traceback="".join(traceback.format_exception(exc))[-MAX_TRACEBACK_CHARS:],
+        next_attempt_at=None if dead else timezone.now() + timedelta(seconds=delay),
+    )
+    if dead:
+        logger.error("Webhook event %s is a dead letter after %s attempts: %s", event_pk, attempts, message)
+        return Outcome(Status.DEAD)
+    logger.warning("Webhook event %s failed (attempt %s), retry in %ss: %s", event_pk, attempts, delay, message)
+    return Outcome(Status.FAILED, retry_in=delay)
+
+
+def webhook_events_sweep(*, limit: int = 500) -> int:
+    """Re-enqueues events whose Celery message was lost: pending or failed past their due time, or processing
+    past the lease. A lost claim on the last attempt makes a dead letter. Answers how many it re-enqueued."""
+    from billing.tasks import process_webhook_event
+
+    now = timezone.now()
+    due = list(
+        WebhookEvent.objects.filter(
+            status__in=[Status.PENDING, Status.FAILED, Status.PROCESSING], next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", "status", "attempts")[:limit]
+    )
+    requeued = 0
+    for pk, status, attempts in due:
+        still_due = WebhookEvent.objects.filter(pk=pk, status=status, next_attempt_at__lte=now)
+        if status == Status.PROCESSING and attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+            still_due.update(
+                status=Status.DEAD,
+                last_error=f"The worker processing attempt {attempts} was lost (no result within the lease).",
+                next_attempt_at=None,
+            )
+            continue
+        # Push the deadline first, so the next sweep does not enqueue it again while this message is queued.
+        if still_due.update(next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS)):
+            process_webhook_event.delay(pk)
+            requeued += 1
+    if requeued:
+        logger.warning("Webhook sweeper re-enqueued %s events", requeued)
+    return requeued
+
+
+# --- staff operations (admin actions, and the admin toolkit API of SPEC §9) ---------------------------------
+
+
+def _client_for(relationship: str, account: Account | None) -> StripeClient:
+    """The client of the relationship the event belongs to: the account's own Stripe, or the platform's."""
+    if relationship == WebhookEvent.Relationship.PLATFORM:
+        return StripeClient.for_platform()
+    connection = StripeConnection.objects.filter(account=account).first()
+    return StripeClient.for_connection(connection)
+
+
+def webhook_event_replay(*, stripe_event_id: str, account: Account | None = None) -> WebhookEvent:
+    """Fetches the event again from Stripe (the account's connection when `account` is given, else the
+    platform) and processes it again from scratch: attempts reset, errors cleared. An event we never received
+    is stored and processed. Raises NotFound / Stripe errors, or Conflict while a worker holds the event."""
+    relationship = WebhookEvent.Relationship.ACCOUNT if account else WebhookEvent.Relationship.PLATFORM
+    fresh = _client_for(relationship, account).retrieve_event(stripe_event_id)
+    existing = WebhookEvent.objects.filter(
+        relationship=relationship, account=account, stripe_event_id=stripe_event_id
+    ).first()
+    if existing is None:
+        receipt = webhook_event_store(fresh, relationship=relationship, account=account)
+        return WebhookEvent.objects.get(
+            relationship=relationship, account=account, stripe_event_id=receipt.stripe_event_id
+        )
+    return _reset_for_replay(existing, fresh)
+
+
+def webhook_event_replay_row(*, event: WebhookEvent) -> WebhookEvent:
+    """Replay of a stored event (the admin action)."""
+    fresh = _client_for(event.relationship, event.account).retrieve_event(event.stripe_event_id)
+    return _reset_for_replay(event, fresh)
+
+
+def _reset_for_replay(event: WebhookEvent, fresh: dict) -> WebhookEvent:
+    from billing.tasks import process_webhook_event
+
+    now = timezone.now()
+    not_held = ~Q(status=Status.PROCESSING) | Q(claimed_at__lt=now - _lease())
+    obj = (fresh.get("data") or {}).get("object") or {}
+    with transaction.atomic():
+        reset = WebhookEvent.objects.filter(not_held, pk=event.pk).update(
+            payload=fresh,
+            type=fresh.get("type") or event.type,
+            created=fresh.get("created") or event.created,
+            object_id=obj.get("id") or event.object_id,
+            status=Status.PENDING,
+            attempts=0,
+            last_error="",
+            last_traceback="",
+            claimed_at=None,
+            processed_at=None,
+            next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS),
+        )
+        if not reset:
+            raise errors.Conflict(
+                f"Event {event.stripe_event_id} is being processed right now; replay it once that ends.",
+                code="webhook_event_busy",
+            )
+        process_webhook_event.delay_on_commit(event.pk)
+    logger.info("Webhook event %s (%s) replayed", event.stripe_event_id, event.pk)
+    event.refresh_from_db()
+    return event
+
+
+def webhook_dead_letter_purge(*, stripe_event_id: str, account: Account | None = None) -> int:
+    """Deletes a dead letter after investigation (only a dead one: anything else is not ours to delete).
+    Answers how many rows went (0 when there was no such dead letter)."""
+    relationship = WebhookEvent.Relationship.ACCOUNT if account else WebhookEvent.Relationship.PLATFORM
+    deleted, _ = WebhookEvent.objects.filter(
+        relationship=relationship, account=account, stripe_event_id=stripe_event_id, status=Status.DEAD
+    ).delete()
+    return deleted
+
+
+def webhook_dead_letters_purge(*, event_pks) -> int:
+    """The admin action: deletes those of the given events that are dead letters, and only those."""
+    deleted, _ = WebhookEvent.objects.filter(pk__in=list(event_pks), status=Status.DEAD).delete()
+    return deleted

@@ -1,0 +1,76 @@
+"""The webhook handler registry: (relationship, event type) → handler.
+
+Modules register with the decorator and are imported from `BillingConfig.ready()` (and other apps' ready()):
+
+    @handles("account", "customer.created", "customer.updated")
+    def mirror_customer(event: WebhookEvent) -> None: ...
+
+A type may end in `.*` to cover a family (`"invoice.*"`); an exact type wins over a family, and the longest
+family wins over a shorter one (`charge.dispute.*` over `charge.*`). The relationship is part of the key,
+never a fallback: an account event can only reach an account handler, a platform event only a platform
+handler.
+
+A handler runs inside the transaction that marks its event processed: it must not call Stripe or enqueue work
+directly (use `transaction.on_commit` / `delay_on_commit`), and it raises to fail the attempt.
+"""
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from billing.models import WebhookEvent
+
+Handler = Callable[["WebhookEvent"], None]
+
+ACCOUNT = "account"
+PLATFORM = "platform"
+RELATIONSHIPS = (ACCOUNT, PLATFORM)
+
+_registry: dict[tuple[str, str], Handler] = {}
+
+
+class DuplicateHandler(RuntimeError):
+    """Two handlers for one (relationship, type): the second would silently shadow the first."""
+
+
+def handles(relationship: str, *event_types: str) -> Callable[[Handler], Handler]:
+    if relationship not in RELATIONSHIPS:
+        raise ValueError(f"Unknown relationship {relationship!r}: one of {RELATIONSHIPS}.")
+    if not event_types:
+        raise ValueError("handles() needs at least one event type.")
+
+    def register(handler: Handler) -> Handler:
+        for event_type in event_types:
+            key = (relationship, event_type)
+            existing = _registry.get(key)
+            if existing is not None and existing is not handler:
+                where = f"{existing.__module__}.{existing.__qualname__}"
+                raise DuplicateHandler(f"{relationship} {event_type} is already handled by {where}")
+            _registry[key] = handler
+        return handler
+
+    return register
+
+
+def handler_for(relationship: str, event_type: str) -> Handler | None:
+    """The handler for this event, or None (the event is then recorded as ignored)."""
+    handler = _registry.get((relationship, event_type))
+    if handler is not None:
+        return handler
+    # Families, longest first: "charge.dispute.created" tries "charge.dispute.*", then "charge.*".
+    parts = event_type.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        handler = _registry.get((relationship, ".".join(parts[:cut]) + ".*"))
+        if handler is not None:
+            return handler
+    return None
+
+
+def registered(relationship: str | None = None) -> dict[tuple[str, str], Handler]:
+    """A copy of the registry (for the admin, docs and tests)."""
+    return {key: h for key, h in _registry.items() if relationship is None or key[0] == relationship}
+
+
+def unregister(relationship: str, event_type: str) -> None:
+    """Tests only: remove a handler they registered."""
+    _registry.pop((relationship, event_type), None)

@@ -1,0 +1,40 @@
+"""Helpers for webhook tests: a connected account, and posting signed deliveries to our endpoints."""
+
+from rest_framework.test import APIClient
+
+from billing.models import StripeConnection
+from tests.helpers.stripe_signing import signed_delivery
+
+ACCOUNT_SECRET = "whsec_account_test_secret"
+PLATFORM_SECRET = "whsec_platform_test_secret"
+
+
+def connect(
+    account,
+    *,
+    webhook_secret: str | None = ACCOUNT_SECRET,
+    stripe_user_id: str = "",
+    secret_key: str = "sk_test_" + "x" * 24,
+    **fields,
+):
+    return StripeConnection.objects.create(
+        account=account,
+        auth_mode=StripeConnection.AuthMode.CONNECT if stripe_user_id else StripeConnection.AuthMode.SECRET_KEY,
+        secret_key=secret_key,
+        stripe_user_id=stripe_user_id,
+        webhook_secret=webhook_secret,
+        status=StripeConnection.Status.READY,
+        **fields,
+    )
+
+
+def account_url(account) -> str:
+    return f"/api/v1/billing/webhooks/stripe/{account.pk}/"
+
+
+PLATFORM_URL = "/api/v1/billing/webhooks/stripe/"
+
+
+def post_event(url: str, event: dict, secret: str, *, timestamp: int | None = None, client=None):
+    body, headers = signed_delivery(event, secret, timestamp=timestamp)
+    return (client or APIClient()).post(url, data=body, content_type="application/json", **headers)
