@@ -4,6 +4,8 @@ JSON line.
     python bench/sync.py                       # SQLite (a fresh file), 10,000 customers ...
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test python bench/sync.py   # a fresh `bench_sync` database
     python bench/sync.py --customers 1000 --subscriptions 500 --payments 500 --products 50   # quicker
+    python bench/sync.py --serve &             # seed once (prints {"stripe_base": URL}), then sync it twice:
+    python bench/sync.py --stripe-base URL; DATABASE_URL=... python bench/sync.py --stripe-base URL
 
 The database side is measured apart from Stripe's: time inside the mirror's upserts, and time outside the calls to
 Stripe (the local Stripe is slow and single-threaded, which says nothing about us). Queries are counted with
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -215,6 +218,31 @@ def run_sync(base_url: str) -> dict:
     }
 
 
+def seed_in_child(base_url: str, argv: list[str]) -> dict:
+    """Seeding runs in a child process: its memory never counts in this one's peak."""
+    started = time.perf_counter()
+    child = subprocess.run(
+        [sys.executable, __file__, "--seed-into", base_url, *argv], check=True, capture_output=True, text=True
+    )
+    return {"seconds": round(time.perf_counter() - started, 1), "by_kind": json.loads(child.stdout)}
+
+
+def serve(argv: list[str]) -> int:
+    """--serve: a seeded local Stripe that stays up (until SIGINT / SIGTERM) for several syncs to read."""
+    fake, base_url = start_fake_stripe()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        seeding = seed_in_child(base_url, [a for a in argv if a != "--serve"])
+        print(json.dumps({"stripe_base": base_url, "seeding": seeding}), flush=True)
+        stop.wait()
+    finally:
+        fake.terminate()
+        fake.wait(timeout=30)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=10_000)
@@ -224,38 +252,33 @@ def main(argv=None) -> int:
     parser.add_argument("--refunds", type=int, default=100)
     parser.add_argument("--payouts", type=int, default=100)
     parser.add_argument("--workers", type=int, default=16, help="concurrent seeding requests")
+    parser.add_argument("--serve", action="store_true", help="seed a local Stripe, print its URL, keep it up")
+    parser.add_argument("--stripe-base", help="sync from this already seeded local Stripe (see --serve)")
     parser.add_argument("--seed-into", help=argparse.SUPPRESS)  # the child process: seed this base URL
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.seed_into:
         print(json.dumps(seed(args.seed_into, args)))
         return 0
+    if args.serve:
+        return serve(argv)
 
     vendor = prepare_database()
-    fake, base_url = start_fake_stripe()
+    fake = None
+    if args.stripe_base:
+        base_url, seeding = args.stripe_base, "reused"
+    else:
+        fake, base_url = start_fake_stripe()
     try:
-        started = time.perf_counter()
-        child = subprocess.run(
-            [sys.executable, __file__, "--seed-into", base_url, *(argv if argv is not None else sys.argv[1:])],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        seeding = {"seconds": round(time.perf_counter() - started, 1), "by_kind": json.loads(child.stdout)}
+        if fake is not None:
+            seeding = seed_in_child(base_url, argv)
         result = run_sync(base_url)
     finally:
-        fake.terminate()
-        fake.wait(timeout=30)
-    print(
-        json.dumps(
-            {
-                "bench": "sync",
-                "database": vendor,
-                **result,
-                "seeding": seeding,
-                "djstripe_queries_per_object_reported": "5.1-9.0",
-            }
-        )
-    )
+        if fake is not None:
+            fake.terminate()
+            fake.wait(timeout=30)
+    line = {"bench": "sync", "database": vendor, **result, "seeding": seeding}
+    print(json.dumps({**line, "djstripe_queries_per_object_reported": "5.1-9.0"}))
     return 0 if result["status"] == "completed" else 1
 
 

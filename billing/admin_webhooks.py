@@ -40,11 +40,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # Only a dead letter may go, and only through the purge action (or its own delete page).
-        return (
-            obj is not None
-            and obj.status == WebhookEvent.Status.DEAD
-            and self.has_billing_ops_permission(request)
-        )
+        return obj is not None and obj.status == WebhookEvent.Status.DEAD and self.has_billing_ops_permission(request)
 
     def has_billing_ops_permission(self, request):
         return request.user.is_staff and request.user.has_perm("billing.billing_admin_ops")
@@ -53,9 +49,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def payload_pretty(self, obj):
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(obj.payload, indent=2))
 
-    @admin.action(
-        description="Replay: fetch again from Stripe and process from scratch", permissions=["billing_ops"]
-    )
+    @admin.action(description="Replay: fetch again from Stripe and process from scratch", permissions=["billing_ops"])
     def replay_events(self, request, queryset):
         replayed, failed = 0, []
         for event in queryset.select_related("account"):
@@ -76,6 +70,4 @@ class WebhookEventAdmin(admin.ModelAdmin):
         skipped = len(selected) - purged
         self.message_user(request, f"{purged} dead letter(s) purged.", messages.SUCCESS)
         if skipped:
-            self.message_user(
-                request, f"{skipped} selected event(s) are not dead letters: kept.", messages.WARNING
-            )
+            self.message_user(request, f"{skipped} selected event(s) are not dead letters: kept.", messages.WARNING)

@@ -42,7 +42,8 @@ def member_of(account, role) -> APIClient:
 
 
 def test_connect_stores_encrypted_and_shows_no_secret(stripe, api, account, owner, caplog, settings):
-    caplog.set_level(logging.DEBUG)
+    for logger in (None, "stripe", "billing", "django", "celery"):  # each at its most talkative
+        caplog.set_level(logging.DEBUG, logger=logger)
     settings.PUBLIC_BASE_URL = "https://billing.example.com"
 
     response = api.post(URL, {"secret_key": TEST_SECRET_KEY, "webhook_secret": WEBHOOK_SECRET}, format="json")
@@ -61,6 +62,7 @@ def test_connect_stores_encrypted_and_shows_no_secret(stripe, api, account, owne
     )
     assert body["stripe_account_id"].startswith("acct_")
     assert body["webhook_url"] == f"https://billing.example.com/api/v1/billing/webhooks/stripe/{account.id}/"
+    assert "Request to Stripe api" in caplog.text  # the SDK's own request log was captured too
     for text in (response.content.decode(), json.dumps(body), caplog.text):
         assert TEST_SECRET_KEY not in text and WEBHOOK_SECRET not in text
         assert TEST_SECRET_KEY[-12:] not in text

@@ -151,5 +151,14 @@ def test_a_webhook_and_a_sync_page_racing_keep_the_newer_state(requires_postgres
 
 
 def test_threads_use_their_own_connections(requires_postgres):
-    ids = run_together([lambda: id(connections["default"].connection)] * 2)
-    assert len(set(ids)) == 2 and default_connection.vendor == "postgresql"
+    both_connected = threading.Barrier(2)
+
+    def backend_pid():
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        both_connected.wait(timeout=30)  # both sessions open at once: two pids means two connections
+        return pid
+
+    assert len(set(run_together([backend_pid, backend_pid]))) == 2
+    assert default_connection.vendor == "postgresql"

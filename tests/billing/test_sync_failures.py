@@ -1,7 +1,10 @@
 """Stripe trouble during a sync: 429s retried, a revoked key failing the run at once, and a run killed half-way
 (a 500 burst that outlasts the retries, or a bug) resumed from its cursor by the next run."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from billing import tasks
 from billing.models import Customer, StripeConnection, SyncResource, SyncRun
@@ -210,3 +213,28 @@ def test_a_failed_run_is_not_resumed_by_a_connection_to_another_stripe_account(
     assert [after for path, after in list_calls if path == "/v1/customers"][-1] is None
     other_ids = {c["id"] for c in other.list_all("/v1/customers")}
     assert other_ids <= set(Customer.objects.filter(account=account, deleted=False).values_list("stripe_id", flat=True))
+
+
+def test_a_run_stalled_for_too_long_no_longer_blocks_a_new_one(stripe, api, account, monkeypatch):
+    seed_account(stripe, customers=2, subscriptions=0, payments=0, refunds=0, payouts=0)
+    assert connect(api).status_code == 201
+    sent = record_notifications(monkeypatch)
+    stalled = SyncRun.objects.create(account=account)
+    stalled.resources.create(resource="customers", status="running")
+    long_ago = timezone.now() - timedelta(hours=2)
+    SyncRun.objects.filter(pk=stalled.pk).update(started_at=long_ago)
+    SyncResource.objects.filter(run=stalled).update(updated_at=long_ago)
+
+    response = api.post(SYNC_URL)
+
+    assert response.status_code == 202
+    stalled.refresh_from_db()
+    assert stalled.status == "failed" and "no progress for 30 minutes" in stalled.reason
+    assert SyncRun.objects.get(pk=response.json()["id"]).status == "completed"
+    assert [d["message"] for d in sent.of("billing_data_fetch_failed")] == [stalled.reason]
+
+
+def test_a_recent_running_run_still_blocks(stripe, api, account):
+    assert connect(api).status_code == 201
+    SyncRun.objects.create(account=account).resources.create(resource="customers", status="running")
+    assert api.post(SYNC_URL).status_code == 409
