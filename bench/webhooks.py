@@ -209,41 +209,38 @@ def run_djstripe(args, deliveries, workdir: Path, stripe_base: str) -> dict:
         log=log,
     ).split()
     db_url, db_kind = fresh_database("bench_djstripe", workdir)
-    if True:  # the same block as when this started its own Stripe; kept to keep the diff readable
-        env = environ(
-            DJANGO_SETTINGS_MODULE="bench.djstripe_peer.settings",
-            DATABASE_URL=db_url,
-            STRIPE_API_BASE=stripe_base,
-            STRIPE_TEST_SECRET_KEY=TEST_KEY,
-            PYTHONPATH=str(ROOT),
-        )
-        run([str(python), "-m", "django", "migrate", "-v", "0"], env=env, cwd=ROOT, log=log)
-        secrets = [account_secret(i) for i in range(args.accounts)] + [PLATFORM_SECRET]
-        paths = json.loads(
-            run(
-                [str(python), "-m", "bench.djstripe_peer.setup_endpoints"],
-                env=env,
-                cwd=ROOT,
-                log=log,
-                stdin=json.dumps(secrets),
-            )
-        )
-        requests = [
-            (paths[d.account_index], json.dumps(d.event).encode(), secrets[d.account_index]) for d in deliveries
-        ]
-        daphne = str(DJSTRIPE_VENV / "bin" / "daphne")
-        with daphne_servers(
-            daphne,
-            "bench.djstripe_peer.asgi:application",
-            count=args.servers,
+    env = environ(
+        DJANGO_SETTINGS_MODULE="bench.djstripe_peer.settings",
+        DATABASE_URL=db_url,
+        STRIPE_API_BASE=stripe_base,
+        STRIPE_TEST_SECRET_KEY=TEST_KEY,
+        PYTHONPATH=str(ROOT),
+    )
+    run([str(python), "-m", "django", "migrate", "-v", "0"], env=env, cwd=ROOT, log=log)
+    secrets = [account_secret(i) for i in range(args.accounts)] + [PLATFORM_SECRET]
+    paths = json.loads(
+        run(
+            [str(python), "-m", "bench.djstripe_peer.setup_endpoints"],
             env=env,
             cwd=ROOT,
             log=log,
-            ready_path=paths[0],
-        ) as base_url:
-            warm_up(base_url, paths[0], count=20 * args.servers)
-            load = post_all(base_url, requests, args.clients)
-        counts = run([str(python), "-c", DJSTRIPE_COUNTS], env=env, cwd=ROOT, log=log)
+            stdin=json.dumps(secrets),
+        )
+    )
+    requests = [(paths[d.account_index], json.dumps(d.event).encode(), secrets[d.account_index]) for d in deliveries]
+    daphne = str(DJSTRIPE_VENV / "bin" / "daphne")
+    with daphne_servers(
+        daphne,
+        "bench.djstripe_peer.asgi:application",
+        count=args.servers,
+        env=env,
+        cwd=ROOT,
+        log=log,
+        ready_path=paths[0],
+    ) as base_url:
+        warm_up(base_url, paths[0], count=20 * args.servers)
+        load = post_all(base_url, requests, args.clients)
+    counts = run([str(python), "-c", DJSTRIPE_COUNTS], env=env, cwd=ROOT, log=log)
     drop_database(db_url)
     return {
         "version": {"dj-stripe": version[0], "stripe": version[1]},
