@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (JWT in the query string)."""
+"""ASGI entry point: HTTP through Django (the Stripe webhook POSTs answered first by their own lean path,
+billing/api/webhook_asgi.py), websockets through Channels (JWT in the query string)."""
 
 import os
 
@@ -10,6 +11,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs Django set up first
 from django.conf import settings  # noqa: E402
 
+from billing.api.webhook_asgi import WebhookIntakeApp  # noqa: E402
 from billing_project.routing import websocket_urlpatterns  # noqa: E402
 
 if settings.DEBUG:
@@ -19,4 +21,6 @@ if settings.DEBUG:
 
     django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})
+application = ProtocolTypeRouter(
+    {"http": WebhookIntakeApp(django_asgi_app), "websocket": URLRouter(websocket_urlpatterns)}
+)

@@ -1,0 +1,168 @@
+"""The Stripe webhook endpoints under ASGI, on a path of their own (SPEC §3; docs/webhooks.md "Intake").
+
+Stripe waits for our answer and retries what is slow, so intake is built for a thousand deliveries a second on
+two cores. Django's request cycle (middleware, a thread hop per request, a database connection per request
+under ASGI) costs more than the whole job, so these two URLs are answered here, in the event loop, and every
+other request goes on to Django untouched:
+
+- the body is read and handed to one `IntakeBatcher` per process, which gives all deliveries that arrived
+  while the previous batch was being written to `webhook_receive_batch` at once, in one dedicated thread with
+  its own long-lived database connection: the insert, the commit and the broker message are shared by the
+  batch (group commit). A lone delivery is written at once: batching adds no wait, only sharing.
+- the answer goes out after the batch's commit: a 2xx always means the event is stored.
+
+The same URLs are also routed by Django to billing/api/webhooks.py (the test client, WSGI, the OpenAPI
+schema); both call the same service and answer the same bodies.
+"""
+
+import asyncio
+import json
+import logging
+import re
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.urls import reverse
+
+from billing import errors
+from billing.api.exception_handler import error_body
+from billing.services.webhook_intake import Delivery, Receipt, webhook_receive_batch
+from billing_project.logging import request_id_var
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+
+
+class IntakeBatcher:
+    """Collects deliveries from concurrent requests and stores them in batches, one batch at a time, in one
+    thread (so one database connection, reused across batches)."""
+
+    def __init__(self, max_batch: int = MAX_BATCH):
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue | None = None
+        self._loop = None
+        self._runner: asyncio.Task | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-intake")
+
+    async def submit(self, delivery: Delivery) -> Receipt | errors.AppError:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # first use, or a new event loop (tests): start the runner on this one
+            self._loop, self._queue = loop, asyncio.Queue()
+            self._runner = loop.create_task(self._run())
+        future = loop.create_future()
+        self._queue.put_nowait((delivery, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await loop.run_in_executor(self._executor, _write, [d for d, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - the database or broker failed: every caller gets a 5xx
+                logger.exception("Webhook intake batch of %s failed", len(batch))
+                results = [exc] * len(batch)
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():  # the client may have gone away
+                    future.set_result(result)
+
+
+def _write(deliveries: list[Delivery]) -> list:
+    # This thread keeps its database connection from batch to batch (opening one per batch would cost more
+    # than the batch), whatever CONN_MAX_AGE says for requests; a connection that failed is dropped so that
+    # the next batch opens a new one.
+    try:
+        return webhook_receive_batch(deliveries)
+    except DatabaseError:
+        connection.close()
+        raise
+
+
+class WebhookIntakeApp:
+    """ASGI: the webhook POSTs are answered here, anything else goes to `app` (Django)."""
+
+    def __init__(self, app, batcher: IntakeBatcher | None = None):
+        self.app = app
+        self.batcher = batcher or IntakeBatcher()
+        self.platform_path = reverse("billing:webhook-platform")
+        self._account_path = re.compile("^" + re.escape(self.platform_path) + r"([^/]+)/$")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        match = None if path == self.platform_path else self._account_path.match(path)
+        if path != self.platform_path and match is None:
+            return await self.app(scope, receive, send)
+        headers = _headers(scope)
+        request_id = _request_id(headers)
+        token = request_id_var.set(request_id)
+        try:
+            status, body, extra = await self._answer(scope, receive, headers, match)
+        finally:
+            request_id_var.reset(token)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    *extra,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+    async def _answer(self, scope, receive, headers, match):
+        if scope["method"] != "POST":
+            message = f'Method "{scope["method"]}" not allowed.'
+            return 405, error_body("method_not_allowed", message), [(b"allow", b"POST, OPTIONS")]
+        payload = await _read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        if payload is None:
+            message = f"Webhook body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+            return 413, error_body("webhook_body_too_large", message), []
+        delivery = Delivery(
+            payload=payload,
+            signature=headers.get("stripe-signature"),
+            account_id=match.group(1) if match else None,
+        )
+        result = await self.batcher.submit(delivery)
+        if isinstance(result, errors.AppError):
+            return result.status, error_body(result.code, result.message, result.details), []
+        if isinstance(result, Exception):
+            message = "The event could not be stored; Stripe will deliver it again."
+            return 503, error_body("webhook_store_failed", message), []
+        return 200, {"received": True, "event_id": result.stripe_event_id, "duplicate": result.duplicate}, []
+
+
+def _headers(scope) -> dict[str, str]:
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])}
+
+
+def _request_id(headers: dict) -> str:
+    incoming = headers.get("x-request-id", "")
+    return incoming[:64] if incoming and incoming.isprintable() else uuid.uuid4().hex
+
+
+async def _read_body(receive, limit: int) -> bytes | None:
+    """The request body, or None past `limit` bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
