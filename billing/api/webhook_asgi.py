@@ -106,19 +106,21 @@ class WebhookIntakeApp:
             status, body, extra = await self._answer(scope, receive, headers, match)
         finally:
             request_id_var.reset(token)
+        content = json.dumps(body).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
+                    (b"content-length", str(len(content)).encode()),
                     (b"x-request-id", request_id.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     *extra,
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+        await send({"type": "http.response.body", "body": content})
 
     async def _answer(self, scope, receive, headers, match):
         if scope["method"] != "POST":

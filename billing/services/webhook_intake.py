@@ -14,6 +14,7 @@ read-then-write race, never a lost event.
 """
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,13 +82,11 @@ def webhook_receive_batch(deliveries: Sequence[Delivery]) -> list[Receipt | erro
     """Verifies and stores a batch of deliveries; answers, in order, each one's Receipt or the InvalidInput
     (400) that refuses it. A refused delivery stores nothing; the others are not affected by it."""
     results: list = [None] * len(deliveries)
-    secrets = _signing_secrets({d.account_id for d in deliveries if d.account_id is not None})
-    verified: list[tuple[int, dict, str | None]] = []  # (index, event, account id of the endpoint)
+    secrets = _signing_secrets.lookup({d.account_id for d in deliveries if d.account_id is not None})
+    verified: list[tuple[int, dict, uuid.UUID | None]] = []  # (index, event, account of the endpoint)
     for index, delivery in enumerate(deliveries):
         try:
-            secret = _secret_for(delivery.account_id, secrets)
-            event = StripeClient.verify_webhook(delivery.payload, delivery.signature, secret)
-            verified.append((index, event, secrets[delivery.account_id][0] if delivery.account_id else None))
+            verified.append((index, *_verify(delivery, secrets)))
         except errors.InvalidInput as exc:
             results[index] = exc
     routes = _connected_accounts(
@@ -133,20 +132,79 @@ def webhook_event_store(event: dict, *, relationship: str, account: Account | No
 # --- verification ----------------------------------------------------------------------------------------------
 
 
-def _signing_secrets(account_ids: set[str]) -> dict[str, tuple]:
-    """account id as given → (account uuid, signing secret), for the active accounts with a connection."""
-    by_uuid = {}
-    for given in account_ids:
-        try:
-            by_uuid[uuid.UUID(given)] = given
-        except ValueError:
-            continue
-    if not by_uuid:
-        return {}
-    connections = StripeConnection.objects.filter(account_id__in=by_uuid, account__is_active=True).only(
-        "account_id", "webhook_secret"
-    )
-    return {by_uuid[c.account_id]: (c.account_id, c.webhook_secret) for c in connections}
+class _SigningSecrets:
+    """The accounts' signing secrets, kept for a few seconds in this process (WEBHOOK_SECRET_CACHE_SECONDS):
+    reading and decrypting them for every batch costs more than storing the batch. A secret changed in
+    another process is picked up when its entry expires, or at once when a signature fails to verify with the
+    kept one (`refresh`); the connection service forgets the entry when it changes a connection here."""
+
+    def __init__(self):
+        self._entries: dict[str, tuple[float, uuid.UUID, object]] = {}
+
+    def lookup(self, account_ids: set[str]) -> dict[str, tuple]:
+        """account id as given → (account uuid, signing secret or None), for the active accounts with a
+        connection; ids that are not account ids, or of no such account, are left out."""
+        now = time.monotonic()
+        found = {}
+        for given in account_ids:
+            entry = self._entries.get(given)
+            if entry is not None and entry[0] > now:
+                found[given] = entry[1:]
+        missing = account_ids - found.keys()
+        if missing:
+            found.update(self.refresh(missing))
+        return found
+
+    def refresh(self, account_ids: set[str]) -> dict[str, tuple]:
+        by_uuid = {}
+        for given in account_ids:
+            try:
+                by_uuid[uuid.UUID(given)] = given
+            except ValueError:
+                continue
+        if not by_uuid:
+            return {}
+        connections = StripeConnection.objects.filter(account_id__in=by_uuid, account__is_active=True).only(
+            "account_id", "webhook_secret"
+        )
+        expires = time.monotonic() + settings.WEBHOOK_SECRET_CACHE_SECONDS
+        fresh = {by_uuid[c.account_id]: (c.account_id, c.webhook_secret) for c in connections}
+        for given in account_ids:
+            if given in fresh:
+                self._entries[given] = (expires, *fresh[given])
+            else:
+                self._entries.pop(given, None)
+        if len(self._entries) > 10_000:  # many accounts: drop the expired
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > time.monotonic()}
+        return fresh
+
+    def forget(self, account_id) -> None:
+        self._entries.pop(str(account_id), None)
+
+
+_signing_secrets = _SigningSecrets()
+
+
+def forget_signing_secret(account_id) -> None:
+    """The account's connection changed in this process: its next delivery reads the secret again."""
+    _signing_secrets.forget(account_id)
+
+
+def _verify(delivery: Delivery, secrets: dict) -> tuple[dict, uuid.UUID | None]:
+    """The verified event and the account of the endpoint (None: the platform's)."""
+    secret = _secret_for(delivery.account_id, secrets)
+    try:
+        event = StripeClient.verify_webhook(delivery.payload, delivery.signature, secret)
+    except errors.InvalidInput:
+        if delivery.account_id is None:
+            raise
+        # The secret kept here may be older than the connection's: read it again, verify once more.
+        secrets.update(_signing_secrets.refresh({delivery.account_id}))
+        fresh = _secret_for(delivery.account_id, secrets)
+        if fresh == secret:
+            raise
+        event = StripeClient.verify_webhook(delivery.payload, delivery.signature, fresh)
+    return event, secrets[delivery.account_id][0] if delivery.account_id else None
 
 
 def _secret_for(account_id: str | None, secrets: dict):
