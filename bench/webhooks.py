@@ -181,6 +181,8 @@ def run_ours(args, deliveries, distinct, workdir: Path, redis_url: str) -> dict:
         load = post_all(base_url, requests, args.clients)
         intake_end = time.time()
         processing = processing_stats(distinct, intake_end, args.drain_timeout) if args.workers else None
+    # Without workers (or past the drain timeout) messages are left in the broker: not for the next user of it.
+    run([py, "-m", "celery", "-A", "billing_project", "purge", "-f"], env=env, cwd=ROOT, log=log)
     from django.db import connections
 
     connections.close_all()

@@ -44,16 +44,14 @@ def process_webhook_event(self, event_pk: int) -> str:
 
 @shared_task(acks_late=True)
 def process_webhook_events(event_pks: list[int]) -> dict:
-    """Processes the events one intake batch stored (one message for several events: the broker's cost per
-    event shrinks with the batch). Each event is still claimed and processed on its own; one that fails gets
-    its retry as a message of its own."""
-    outcomes: dict[str, int] = {}
-    for event_pk in event_pks:
-        outcome = webhooks.webhook_event_process(event_pk=event_pk)
+    """Processes the events one intake batch stored, together (one message, one claim, one commit for several
+    events: see webhook_events_process). One that fails gets its retry as a message of its own."""
+    counts: dict[str, int] = {}
+    for event_pk, outcome in webhooks.webhook_events_process(event_pks=event_pks).items():
         if outcome.retry_in is not None:
             process_webhook_event.apply_async((event_pk,), countdown=outcome.retry_in)
-        outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
-    return outcomes
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return counts
 
 
 @shared_task

@@ -21,6 +21,5 @@ if settings.DEBUG:
 
     django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
-application = ProtocolTypeRouter(
-    {"http": WebhookIntakeApp(django_asgi_app), "websocket": URLRouter(websocket_urlpatterns)}
-)
+webhook_intake_app = WebhookIntakeApp(django_asgi_app)
+application = ProtocolTypeRouter({"http": webhook_intake_app, "websocket": URLRouter(websocket_urlpatterns)})

@@ -88,6 +88,9 @@ elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
     # One test database per checkout, so two checkouts' test runs on one server never drop each other's.
     _checkout = hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_checkout}"}
+    # Parameters travel apart from the SQL instead of being quoted into it by the client: quoting a webhook's
+    # JSON into a multi-row insert cost more than the insert itself (docs/webhooks.md, "Intake").
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

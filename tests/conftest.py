@@ -36,6 +36,11 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 def redis_url():
     """REDIS_URL when given (CI's second pass), else an embedded server for this session."""
     if os.environ.get("REDIS_URL"):
+        # A database of its own for the tests: start it empty, so no message left by an earlier run (a crashed
+        # session, a benchmark) reaches this session's workers.
+        import redis
+
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
         yield os.environ["REDIS_URL"]
         return
     with embedded_redis() as url:

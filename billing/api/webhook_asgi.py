@@ -23,7 +23,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, connections
 from django.urls import reverse
 
 from billing import errors
@@ -40,8 +40,9 @@ class IntakeBatcher:
     """Collects deliveries from concurrent requests and stores them in batches, one batch at a time, in one
     thread (so one database connection, reused across batches)."""
 
-    def __init__(self, max_batch: int = MAX_BATCH):
+    def __init__(self, max_batch: int = MAX_BATCH, write=None):
         self.max_batch = max_batch
+        self._write = write or _write  # (deliveries) -> results; runs in the batcher's thread
         self._queue: asyncio.Queue | None = None
         self._loop = None
         self._runner: asyncio.Task | None = None
@@ -56,6 +57,11 @@ class IntakeBatcher:
         self._queue.put_nowait((delivery, future))
         return await future
 
+    def close(self) -> None:
+        """Closes the thread's database connection and stops the thread (tests; a server just exits)."""
+        self._executor.submit(connections.close_all).result()
+        self._executor.shutdown()
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -63,7 +69,7 @@ class IntakeBatcher:
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                results = await loop.run_in_executor(self._executor, _write, [d for d, _ in batch])
+                results = await loop.run_in_executor(self._executor, self._write, [d for d, _ in batch])
             except Exception as exc:  # noqa: BLE001 - the database or broker failed: every caller gets a 5xx
                 logger.exception("Webhook intake batch of %s failed", len(batch))
                 results = [exc] * len(batch)

@@ -2,13 +2,14 @@
 and the staff operations on events (replay, purge).
 
 Exactly-once, from the database:
-- A worker first *claims* the event with one conditional UPDATE (pending/failed → processing, or a
-  processing claim older than the lease, which is presumed lost). Two workers racing on one event: one UPDATE
-  matches, the other's matches nothing and it stops. The claim counts the attempt, so a message that kills
-  its worker still uses up attempts instead of looping forever.
-- The handler runs in one transaction with the row locked and the status set to processed: its effect and
-  "processed" commit together or not at all. A worker whose claim was taken over (its lease ran out) finds the
-  row no longer carries its claim and rolls back without effect.
+- A worker first *claims* its events (one intake batch, or one event) with one conditional UPDATE
+  (pending/failed → processing, or a processing claim older than the lease, which is presumed lost). Two
+  workers racing on one event: one UPDATE matches it, the other's does not and it leaves it alone. The claim
+  counts the attempt, so a message that kills its worker still uses up attempts instead of looping forever.
+- The handlers run in one transaction with the rows locked and the statuses set to processed, each handler in
+  a savepoint of its own: an event's effect and its "processed" commit together or not at all, and a failing
+  handler undoes only its own effect. A worker whose claim was taken over (its lease ran out) finds the row no
+  longer carries its claim and leaves it.
 - A failure keeps the row with its error and traceback and schedules a retry with exponential backoff; after
   WEBHOOK_MAX_ATTEMPTS the event is a dead letter and waits for staff.
 """
@@ -54,14 +55,14 @@ def _lease() -> timedelta:
     return timedelta(seconds=settings.WEBHOOK_CLAIM_LEASE_SECONDS)
 
 
-def _claim(event_pk: int):
-    """Takes the event for this worker: answers the claim's timestamp (its token), or None."""
+def _claim(event_pks) -> object | None:
+    """Takes the events for this worker: answers the claim's timestamp (its token), or None if it got none."""
     now = timezone.now()
     claimable = Q(status__in=[Status.PENDING, Status.FAILED]) | Q(
         status=Status.PROCESSING, claimed_at__lt=now - _lease()
     )
     claimed = (
-        WebhookEvent.objects.filter(claimable, pk=event_pk)
+        WebhookEvent.objects.filter(claimable, pk__in=list(event_pks))
         .exclude(attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS)
         .update(
             status=Status.PROCESSING,
@@ -75,37 +76,58 @@ def _claim(event_pk: int):
 
 
 def webhook_event_process(*, event_pk: int) -> Outcome:
-    """Processes one stored event at most once to completion. Never raises for a handler's failure: it is
-    recorded on the event and answered as an Outcome with the delay before the next attempt."""
-    claimed_at = _claim(event_pk)
+    """Processes one stored event at most once to completion (a batch of one)."""
+    return webhook_events_process(event_pks=[event_pk])[event_pk]
+
+
+def webhook_events_process(*, event_pks) -> dict[int, Outcome]:
+    """Processes stored events, each at most once to completion; answers each one's Outcome. Never raises for
+    a handler's failure: it is recorded on its event and answered with the delay before the next attempt.
+
+    One claim, one lock and one "processed" update serve the whole batch, and one transaction commits it; each
+    handler runs in a savepoint of its own, so a failing handler undoes its own effect and nothing else, and
+    an event's effect and its "processed" still commit together. Events are handled in the order of the object
+    they touch, so that two workers' batches lock mirror rows in one order."""
+    outcomes = {pk: Outcome("skipped") for pk in event_pks}
+    claimed_at = _claim(event_pks)
     if claimed_at is None:
-        return Outcome("skipped")
-    attempts = None
+        return outcomes
+    failures, claimed = [], []
     try:
         with transaction.atomic():
-            event = (
+            events = list(
                 WebhookEvent.objects.select_for_update(of=("self",))
                 .select_related("account")
-                .filter(pk=event_pk, status=Status.PROCESSING, claimed_at=claimed_at)
-                .first()
+                # Rows whose claim is still ours (a lease that ran out may have been taken over).
+                .filter(pk__in=list(event_pks), status=Status.PROCESSING, claimed_at=claimed_at)
+                .order_by("object_type", "object_id", "created", "stripe_event_id")
             )
-            if event is None:  # our lease ran out and another worker took the event over
-                return Outcome("skipped")
-            attempts = event.attempts
-            handler = handler_for(event.relationship, event.type)
-            status = Status.IGNORED if handler is None else Status.PROCESSED
-            if handler is not None:
-                handler(event)
-            WebhookEvent.objects.filter(pk=event_pk).update(
-                status=status,
-                processed_at=timezone.now(),
-                next_attempt_at=None,
-                last_error="",
-                last_traceback="",
-            )
-        return Outcome(status)
-    except Exception as exc:  # noqa: BLE001 - any handler failure is recorded on the event, then retried
-        return _record_failure(event_pk, claimed_at, attempts, exc)
+            claimed = [event.pk for event in events]
+            done: dict[str, list[int]] = {Status.PROCESSED: [], Status.IGNORED: []}
+            for event in events:
+                handler = handler_for(event.relationship, event.type)
+                if handler is None:
+                    done[Status.IGNORED].append(event.pk)
+                    continue
+                try:
+                    with transaction.atomic():
+                        handler(event)
+                except Exception as exc:  # noqa: BLE001 - recorded on the event, then retried
+                    failures.append((event.pk, event.attempts, exc))
+                    continue
+                done[Status.PROCESSED].append(event.pk)
+            now = timezone.now()
+            for status, pks in done.items():
+                if pks:
+                    WebhookEvent.objects.filter(pk__in=pks).update(
+                        status=status, processed_at=now, next_attempt_at=None, last_error="", last_traceback=""
+                    )
+                    outcomes.update((pk, Outcome(status)) for pk in pks)
+    except Exception as exc:  # noqa: BLE001 - the batch itself failed (the database): each claimed event failed
+        failures = [(pk, None, exc) for pk in (claimed or event_pks)]
+    for pk, attempts, exc in failures:
+        outcomes[pk] = _record_failure(pk, claimed_at, attempts, exc)
+    return outcomes
 
 
 def _record_failure(event_pk: int, claimed_at, attempts: int | None, exc: Exception) -> Outcome:

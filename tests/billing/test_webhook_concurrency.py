@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from billing.models import WebhookEvent
 from billing.services import webhooks
+from billing.services.webhook_intake import Delivery, webhook_receive_batch
 from billing.stripe.client import StripeClient
 from tests.helpers.handlers import RecordingHandler, registered
 from tests.helpers.stripe_signing import make_event, signed_delivery
@@ -132,3 +133,29 @@ def test_an_always_failing_handler_makes_one_dead_letter_then_replay_processes_i
     row.refresh_from_db()
     assert fixed.calls == [event["id"]]
     assert (row.status, row.attempts, row.last_error) == (Status.PROCESSED, 1, "")
+
+
+def test_overlapping_batches_written_at_once_store_each_event_once(connected):
+    """The ASGI intake of several server processes: batches that share events race between their read of what
+    is stored and their insert. The loser's insert fails and it stores row by row: every event is stored
+    once, and exactly one delivery of each is answered as the one that stored it."""
+    events = [make_event(TYPE, {"id": f"obj_b{n}", "object": "thing"}) for n in range(20)]
+    deliveries = []
+    for event in events:
+        body, headers = signed_delivery(event, ACCOUNT_SECRET)
+        deliveries.append(Delivery(body, headers["HTTP_STRIPE_SIGNATURE"], str(connected.pk)))
+
+    def write(i):
+        mine = deliveries[i % 2 :: 1] if i % 2 else list(reversed(deliveries))
+        return webhook_receive_batch(mine)
+
+    with registered("account", TYPE, RecordingHandler()) as handler:
+        results = run_concurrently(write, CLIENTS)
+
+    receipts = [r for batch in results for r in batch]
+    assert all(not isinstance(r, Exception) for r in receipts)
+    for event in events:
+        firsts = [r for r in receipts if r.stripe_event_id == event["id"] and not r.duplicate]
+        assert len(firsts) == 1, event["id"]
+    assert WebhookEvent.objects.count() == 20
+    assert sorted(handler.calls) == sorted(e["id"] for e in events)

@@ -1,13 +1,18 @@
 """Intake (SPEC §3): verified, stored once, enqueued after commit, answered fast; refused deliveries leave
 nothing behind."""
 
+import json
 import time
 import uuid
 
 import pytest
 from rest_framework.test import APIClient
 
-from billing.models import WebhookEvent
+from billing import errors
+from billing.models import StripeConnection, WebhookEvent
+from billing.secrets import Secret
+from billing.services.connection import connection_disconnect
+from billing.services.webhook_intake import Delivery, webhook_receive_batch
 from billing.stripe.client import StripeClient
 from tests.helpers.stripe_signing import make_event, sign
 from tests.helpers.webhooks import (
@@ -224,3 +229,83 @@ def test_webhook_endpoints_need_no_jwt_in_the_openapi_schema():
         operation = schema["paths"][path]["post"]
         assert not operation.get("security")  # like the token endpoint: no JWT
         assert any(p["name"] == "Stripe-Signature" for p in operation["parameters"])
+
+
+# --- batches (the ASGI intake hands the service every delivery that arrived together) -----------------------
+
+
+def delivery(event: dict, secret: str, account=None) -> Delivery:
+    body = json.dumps(event).encode()
+    return Delivery(payload=body, signature=sign(body, secret), account_id=str(account.pk) if account else None)
+
+
+def test_a_batch_answers_each_delivery_in_order_and_stores_repeats_once(connected, django_capture_on_commit_callbacks):
+    events = [customer_event() for _ in range(25)]
+    batch = [delivery(e, ACCOUNT_SECRET, connected) for e in events]
+    batch.insert(3, delivery(events[0], ACCOUNT_SECRET, connected))  # a re-delivery inside the batch
+    batch.insert(5, delivery(customer_event(), "whsec_wrong", connected))
+    batch.append(delivery(events[1], PLATFORM_SECRET))  # same event id, the platform's relationship
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        results = webhook_receive_batch(batch)
+
+    assert len(results) == len(batch)
+    assert isinstance(results[5], errors.InvalidInput) and results[5].code == "webhook_signature_invalid"
+    assert (results[0].duplicate, results[3].duplicate) == (False, True)
+    assert results[3].stripe_event_id == events[0]["id"]
+    assert not results[-1].duplicate
+    assert WebhookEvent.objects.filter(relationship="account").count() == 25
+    assert WebhookEvent.objects.filter(relationship="platform").count() == 1
+    assert len(callbacks) == 2  # 26 stored rows: one broker message per 20 (ENQUEUE_CHUNK)
+
+
+def test_a_batch_already_partly_stored_stores_only_the_rest(connected):
+    events = [customer_event() for _ in range(4)]
+    webhook_receive_batch([delivery(e, ACCOUNT_SECRET, connected) for e in events[:2]])
+
+    results = webhook_receive_batch([delivery(e, ACCOUNT_SECRET, connected) for e in events])
+
+    assert [r.duplicate for r in results] == [True, True, False, False]
+    assert WebhookEvent.objects.count() == 4
+
+
+def _refused_leaving_the_rest(response, code: str) -> None:
+    before = WebhookEvent.objects.count()
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == code
+    assert WebhookEvent.objects.count() == before
+
+
+def test_a_secret_rotated_in_another_process_is_read_again_when_a_signature_fails(connected):
+    assert post_event(account_url(connected), customer_event(), ACCOUNT_SECRET).status_code == 200  # now kept
+    # Another process changes the secret: this one is not told.
+    connection = StripeConnection.objects.get(account=connected)
+    connection.webhook_secret = Secret("whsec_rotated")
+    connection.save()
+
+    assert post_event(account_url(connected), customer_event(), "whsec_rotated").status_code == 200
+    _refused_leaving_the_rest(
+        post_event(account_url(connected), customer_event(), ACCOUNT_SECRET), "webhook_signature_invalid"
+    )
+
+
+def test_a_kept_secret_expires(connected, settings):
+    settings.WEBHOOK_SECRET_CACHE_SECONDS = 0
+    assert post_event(account_url(connected), customer_event(), ACCOUNT_SECRET).status_code == 200
+    connected.is_active = False
+    connected.save()
+
+    _refused_leaving_the_rest(
+        post_event(account_url(connected), customer_event(), ACCOUNT_SECRET), "webhook_unknown_account"
+    )
+
+
+def test_disconnecting_here_stops_the_kept_secret_at_once(connected, django_capture_on_commit_callbacks):
+    assert post_event(account_url(connected), customer_event(), ACCOUNT_SECRET).status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        connection_disconnect(account=connected)
+
+    _refused_leaving_the_rest(
+        post_event(account_url(connected), customer_event(), ACCOUNT_SECRET), "webhook_secret_missing"
+    )

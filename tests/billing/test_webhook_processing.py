@@ -338,3 +338,65 @@ def test_dead_letters_are_listed_newest_first_and_by_relationship(connected):
     assert list(dead_letter_list(account=connected)) == [newer, older]
     assert webhook_event_get(stripe_event_id="evt_d1", account=connected) == older
     assert webhook_event_get(stripe_event_id="evt_d1") is None  # not a platform event
+
+
+# --- batches (one message per intake batch) -------------------------------------------------------------------
+
+
+def test_in_a_batch_a_failing_handler_undoes_only_its_own_effect(connected):
+    """Each handler runs in a savepoint of the batch's transaction: the failing one's write is rolled back and
+    its event retried; the others' writes and "processed" commit."""
+    from billing.models import Customer
+
+    def write_then_maybe_fail(event):
+        Customer.objects.create(account=event.account, stripe_id=event.object_id)
+        if event.object_id == "cus_bad":
+            raise RuntimeError("fault after a write")
+
+    rows = []
+    for object_id in ("cus_a", "cus_bad", "cus_c"):
+        event = make_event(TYPE, {"id": object_id, "object": "customer"})
+        rows.append(
+            WebhookEvent.objects.create(
+                stripe_event_id=event["id"],
+                relationship="account",
+                account=connected,
+                type=TYPE,
+                created=event["created"],
+                object_id=object_id,
+                payload=event,
+                received_at=timezone.now(),
+            )
+        )
+
+    with registered("account", TYPE, write_then_maybe_fail):
+        outcomes = webhooks.webhook_events_process(event_pks=[r.pk for r in rows])
+
+    assert [outcomes[r.pk].status for r in rows] == [Status.PROCESSED, Status.FAILED, Status.PROCESSED]
+    assert outcomes[rows[1].pk].retry_in == 10
+    assert sorted(Customer.objects.values_list("stripe_id", flat=True)) == ["cus_a", "cus_c"]
+    bad = WebhookEvent.objects.get(pk=rows[1].pk)
+    assert (bad.status, bad.attempts) == (Status.FAILED, 1) and "fault after a write" in bad.last_error
+    assert WebhookEvent.objects.filter(status=Status.PROCESSED).count() == 2
+
+
+def test_a_batch_leaves_alone_the_events_another_worker_holds(connected):
+    held, free = (
+        WebhookEvent.objects.create(
+            stripe_event_id=f"evt_hold_{n}",
+            relationship="account",
+            account=connected,
+            type=TYPE,
+            created=1,
+            payload={},
+            received_at=timezone.now(),
+            status=status,
+            claimed_at=timezone.now() if status == Status.PROCESSING else None,
+        )
+        for n, status in enumerate((Status.PROCESSING, Status.PENDING))
+    )
+    with registered("account", TYPE, RecordingHandler()) as handler:
+        outcomes = webhooks.webhook_events_process(event_pks=[held.pk, free.pk])
+
+    assert (outcomes[held.pk].status, outcomes[free.pk].status) == ("skipped", Status.PROCESSED)
+    assert handler.calls == ["evt_hold_1"]

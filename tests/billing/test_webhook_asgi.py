@@ -1,0 +1,226 @@
+"""The webhook endpoints under ASGI (billing/api/webhook_asgi.py): concurrent deliveries are stored in batches,
+each answered only after its batch committed, with the same answers as the Django view; every other request
+goes on to Django.
+
+Driven in-process through the ASGI interface (the bench, bench/webhooks.py, drives it through daphne over
+HTTP); the batcher's thread writes through its own database connection, hence transactional tests."""
+
+import asyncio
+import json
+
+import pytest
+
+from billing.api.webhook_asgi import IntakeBatcher, WebhookIntakeApp, _write
+from billing.models import WebhookEvent
+from tests.helpers.stripe_signing import make_event, sign
+from tests.helpers.webhooks import ACCOUNT_SECRET, PLATFORM_SECRET, PLATFORM_URL, account_url, connect, post_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class RecordingBatcher(IntakeBatcher):
+    """Records the size of each batch it writes (observation only: the writing is the real one)."""
+
+    def __init__(self):
+        super().__init__(write=self._record)
+        self.sizes = []
+
+    def _record(self, deliveries):
+        self.sizes.append(len(deliveries))
+        return _write(deliveries)
+
+
+@pytest.fixture(autouse=True)
+def _platform_secret(settings):
+    settings.STRIPE_WEBHOOK_SECRET = PLATFORM_SECRET
+
+
+@pytest.fixture
+def batcher():
+    batcher = RecordingBatcher()
+    yield batcher
+    batcher.close()
+
+
+@pytest.fixture
+def app(batcher):
+    from billing_project.asgi import django_asgi_app
+
+    return WebhookIntakeApp(django_asgi_app, batcher)
+
+
+@pytest.fixture
+def connected(account):
+    connect(account)
+    return account
+
+
+async def call(app, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    """One HTTP request through the ASGI interface: answers (status, headers, body)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")] + [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    chunks = [{"type": "http.request", "body": body, "more_body": False}]
+    sent = []
+
+    async def receive():
+        if chunks:
+            return chunks.pop(0)
+        await asyncio.Event().wait()  # the client stays connected
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body_out = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body_out
+
+
+def signed(event: dict, secret: str, **kwargs) -> tuple[bytes, dict]:
+    body = json.dumps(event).encode()
+    return body, {"Content-Type": "application/json", "Stripe-Signature": sign(body, secret, **kwargs)}
+
+
+def customer_event(n: int, **kwargs) -> dict:
+    return make_event("customer.updated", {"id": f"cus_{n}", "object": "customer"}, **kwargs)
+
+
+def test_concurrent_deliveries_are_stored_once_each_in_shared_batches(app, batcher, connected):
+    events = [customer_event(n) for n in range(30)]
+    deliveries = [signed(e, ACCOUNT_SECRET) for e in events]
+    deliveries += deliveries[:10]  # re-deliveries, racing their originals
+    bad_body, bad_headers = signed(customer_event(99), "whsec_wrong")
+
+    async def everything():
+        posts = [call(app, "POST", account_url(connected), body, headers) for body, headers in deliveries]
+        posts.append(call(app, "POST", account_url(connected), bad_body, bad_headers))
+        return await asyncio.gather(*posts)
+
+    answers = asyncio.run(everything())
+
+    assert [status for status, _, _ in answers[:-1]] == [200] * 40
+    acks = [json.loads(body) for _, _, body in answers[:-1]]
+    for event in events[:10]:  # each re-delivered event: one of its two deliveries stored it
+        flags = sorted(a["duplicate"] for a in acks if a["event_id"] == event["id"])
+        assert flags == [False, True]
+    assert answers[-1][0] == 400
+    assert json.loads(answers[-1][2])["error"]["code"] == "webhook_signature_invalid"
+    stored = WebhookEvent.objects.filter(account=connected)
+    assert sorted(stored.values_list("stripe_event_id", flat=True)) == sorted(e["id"] for e in events)
+    assert not stored.exclude(status__in=["processed", "ignored"]).exists()  # enqueued (eager here) after commit
+    assert sum(batcher.sizes) == 41 and max(batcher.sizes) > 1  # concurrent deliveries shared batches
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["ok", "duplicate", "bad_signature", "stale", "not_json", "no_signature", "unknown_account", "not_an_id"],
+)
+def test_answers_are_the_same_as_the_django_views(app, connected, case):
+    """The Django view (test client, WSGI, the schema) and the ASGI path call one service: same status, same
+    body, for every outcome."""
+    event = customer_event(1)
+    secret, timestamp, path = ACCOUNT_SECRET, None, account_url(connected)
+    if case == "bad_signature":
+        secret = "whsec_not_this_one"
+    elif case == "stale":
+        timestamp = 1_600_000_000
+    elif case == "unknown_account":
+        path = PLATFORM_URL + "00000000-0000-4000-8000-000000000000/"
+    elif case == "not_an_id":
+        path = PLATFORM_URL + "not-an-account/"
+    body, headers = signed(event, secret, timestamp=timestamp)
+    if case == "not_json":
+        body = b"{not json"
+        headers["Stripe-Signature"] = sign(body, secret)
+    if case == "no_signature":
+        del headers["Stripe-Signature"]
+    if case == "duplicate":
+        post_event(path, event, secret)
+
+    django_answer = _django_post(path, body, headers)
+    WebhookEvent.objects.filter(stripe_event_id=event["id"]).exclude(status="processed").delete()
+    if case == "ok":  # the ASGI path gets a fresh start
+        WebhookEvent.objects.all().delete()
+    status, response_headers, content = asyncio.run(call(app, "POST", path, body, headers))
+
+    assert (status, json.loads(content)) == django_answer
+    assert response_headers["content-type"] == "application/json"
+    if status != 200:
+        assert not WebhookEvent.objects.exists()
+
+
+def _django_post(path, body, headers):
+    from rest_framework.test import APIClient
+
+    extra = {"HTTP_STRIPE_SIGNATURE": headers["Stripe-Signature"]} if "Stripe-Signature" in headers else {}
+    response = APIClient().post(path, data=body, content_type="application/json", **extra)
+    return response.status_code, response.json()
+
+
+def test_other_methods_and_oversized_bodies_are_refused_with_a_reason(app, connected, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    status, headers, content = asyncio.run(call(app, "GET", account_url(connected)))
+    assert status == 405 and headers["allow"] == "POST, OPTIONS"
+    assert json.loads(content)["error"]["code"] == "method_not_allowed"
+
+    body, sig = signed(
+        make_event("customer.updated", {"id": "cus_big", "object": "customer", "x": "y" * 2000}), PLATFORM_SECRET
+    )
+    status, _, content = asyncio.run(call(app, "POST", PLATFORM_URL, body, sig))
+    assert status == 413 and json.loads(content)["error"]["code"] == "webhook_body_too_large"
+    assert not WebhookEvent.objects.exists()
+
+
+def test_the_request_id_is_echoed_and_other_paths_go_to_django(app, connected):
+    body, headers = signed(customer_event(5), ACCOUNT_SECRET)
+    status, response_headers, _ = asyncio.run(
+        call(app, "POST", account_url(connected), body, {**headers, "X-Request-ID": "stripe-retry-7"})
+    )
+    assert status == 200 and response_headers["x-request-id"] == "stripe-retry-7"
+
+    status, _, content = asyncio.run(call(app, "GET", "/healthz"))
+    assert status in (200, 503) and "database" in json.loads(content)  # Django's view answered
+    status, _, _ = asyncio.run(call(app, "GET", "/api/v1/billing/stripe-connection/"))
+    assert status == 401  # Django and DRF: no token
+
+
+def test_a_database_failure_answers_503_so_stripe_delivers_again(connected):
+    """Nothing is acknowledged that is not stored: a batch whose write fails answers 503 to each of its
+    deliveries (Stripe retries them), and the next batch writes normally."""
+    from django.db import OperationalError
+
+    from billing_project.asgi import django_asgi_app
+
+    calls = []
+
+    def failing_once(deliveries):  # the database outage itself cannot be staged here
+        calls.append(len(deliveries))
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return _write(deliveries)
+
+    batcher = IntakeBatcher(write=failing_once)
+    app = WebhookIntakeApp(django_asgi_app, batcher)
+    body, headers = signed(customer_event(7), ACCOUNT_SECRET)
+    try:
+        first = asyncio.run(call(app, "POST", account_url(connected), body, headers))
+        assert first[0] == 503 and json.loads(first[2])["error"]["code"] == "webhook_store_failed"
+        assert not WebhookEvent.objects.exists()
+        second = asyncio.run(call(app, "POST", account_url(connected), body, headers))
+        assert second[0] == 200 and json.loads(second[2])["duplicate"] is False
+        assert WebhookEvent.objects.count() == 1
+    finally:
+        batcher.close()
