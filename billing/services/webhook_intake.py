@@ -2,15 +2,14 @@
 
 This is what runs while Stripe waits for our answer, so it does the least that makes the event safe: no Stripe
 call, no handler. It works on a *batch* of deliveries (one, from the Django view; as many as arrived together,
-from the ASGI intake in billing/api/webhook_asgi.py): one read of the signing secrets, one read of what is
-already stored, one multi-row insert and one broker message per batch, so the cost per event stays small at a
-thousand deliveries a second. The event is committed before anyone answers 2xx.
+from the ASGI intake in billing/api/webhook_asgi.py): the signing secrets kept for a few seconds, one insert
+statement and one broker message per batch, so the cost per event stays small at a thousand deliveries a
+second. The event is committed before anyone answers 2xx.
 
-Exactly-once comes from the unique constraints on WebhookEvent. The batch first drops what is already stored
-(and repeats within itself); a concurrent delivery of the same event in another process can still win the race
-between that read and the insert, which fails the multi-row insert with an IntegrityError: the batch is then
-stored row by row, each insert in its own savepoint, and the row that collides is the duplicate. Never a
-read-then-write race, never a lost event.
+Exactly-once comes from the unique constraints on WebhookEvent: the batch is one `INSERT ... ON CONFLICT DO
+NOTHING RETURNING`, so the database itself says which rows it stored and which were already there (an earlier
+delivery, or a concurrent one in another process): never a read-then-write race, never a lost event. A repeat
+within the batch is dropped before the insert.
 """
 
 import logging
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -294,72 +293,54 @@ def _row(fields: dict, relationship: str, account_id, now) -> WebhookEvent:
     )
 
 
-def _key(row: WebhookEvent) -> tuple:
-    """What the unique constraints compare."""
-    account = row.account_id if row.relationship == Relationship.ACCOUNT else None
-    return row.relationship, str(account) if account else None, row.stripe_event_id
+def _key(relationship: str, account_id, stripe_event_id: str) -> tuple:
+    """What the unique constraints compare (the account only on the account side)."""
+    account = uuid.UUID(str(account_id)) if account_id and relationship == Relationship.ACCOUNT else None
+    return relationship, account, stripe_event_id
 
 
 def _store(rows: list[tuple[int, WebhookEvent]]) -> list[tuple[int, int]]:
     """Inserts the rows that are not stored yet; answers (delivery index, pk) of those it stored, and has
-    their processing enqueued once they are committed."""
-    if not rows:
-        return []
-    existing = _stored_keys([row for _, row in rows])
-    fresh = []
+    their processing enqueued once they are committed. A repeat within the batch is a duplicate too: the
+    first delivery of an event stores it."""
+    fresh, seen = [], set()
     for index, row in rows:
-        key = _key(row)
-        if key not in existing:
-            existing.add(key)  # a repeat within the batch is a duplicate too
-            fresh.append((index, row))
+        key = _key(row.relationship, row.account_id, row.stripe_event_id)
+        if key not in seen:
+            seen.add(key)
+            fresh.append((index, row, key))
     if not fresh:
         return []
-    try:
-        with transaction.atomic():
-            WebhookEvent.objects.bulk_create([row for _, row in fresh])
-            stored = [(index, row.pk) for index, row in fresh]
-            _enqueue_on_commit([pk for _, pk in stored])
-        return stored
-    except IntegrityError:
-        # Another process stored one of them between our read and our insert: row by row, the loser is the
-        # duplicate.
-        return _store_one_by_one(fresh)
-
-
-def _stored_keys(rows: list[WebhookEvent]) -> set[tuple]:
-    """The keys of those rows already stored: one query whose terms each match a unique index (the account's,
-    or the platform's), so it stays an index lookup however large the table grows."""
-    wanted: dict[tuple, set] = {}
-    for row in rows:
-        relationship, account, event_id = _key(row)
-        wanted.setdefault((relationship, account), set()).add(event_id)
-    match = Q()
-    for (relationship, account), event_ids in wanted.items():
-        if relationship == Relationship.ACCOUNT:
-            match |= Q(relationship=relationship, account_id=account, stripe_event_id__in=event_ids)
-        else:
-            match |= Q(relationship=relationship, stripe_event_id__in=event_ids)
-    return {
-        (relationship, str(account) if account else None, event_id)
-        for relationship, account, event_id in WebhookEvent.objects.filter(match).values_list(
-            "relationship", "account_id", "stripe_event_id"
-        )
-    }
-
-
-def _store_one_by_one(rows: list[tuple[int, WebhookEvent]]) -> list[tuple[int, int]]:
-    stored = []
     with transaction.atomic():
-        for index, row in rows:
-            row.pk = None
-            try:
-                with transaction.atomic():
-                    row.save(force_insert=True)
-            except IntegrityError:
-                continue
-            stored.append((index, row.pk))
+        inserted = {_key(*returned[1:]): returned[0] for returned in _insert_new([row for _, row, _ in fresh])}
+        stored = [(index, inserted[key]) for index, _, key in fresh if key in inserted]
         _enqueue_on_commit([pk for _, pk in stored])
     return stored
+
+
+def _insert_new(rows: list[WebhookEvent]) -> list[tuple]:
+    """One statement, `INSERT ... ON CONFLICT DO NOTHING RETURNING`: stores the rows no unique constraint
+    already holds and answers (pk, relationship, account, event id) of those it stored. The database decides
+    what is a duplicate, atomically, even against another process's concurrent insert: no read-then-write.
+
+    Raw SQL because the ORM cannot say it: `bulk_create(ignore_conflicts=True)` does not tell which rows it
+    stored. The values still go through each field's own conversion, as the ORM's inserts do. SQLite (3.35+)
+    and PostgreSQL both accept it."""
+    meta = WebhookEvent._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    values = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    returning = ", ".join(
+        quote(meta.get_field(name).column) for name in ("id", "relationship", "account", "stripe_event_id")
+    )
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES {', '.join([values] * len(rows))} ON CONFLICT DO NOTHING RETURNING {returning}"
+    )
+    params = [f.get_db_prep_save(f.pre_save(row, True), connection) for row in rows for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _enqueue_on_commit(pks: list[int]) -> None:
