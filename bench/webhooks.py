@@ -97,7 +97,9 @@ def seed_accounts(count: int) -> list[str]:
     return ids
 
 
-def processing_stats(distinct: int, intake_end: float, timeout: float) -> dict:
+def processing_stats(distinct: int, intake_end: float, timeout: float, started: float | None = None) -> dict:
+    """The workers' figures: from the first event received (or first claimed, when the workers `started`
+    after intake) to the last one processed."""
     from django.db.models import Count, Max, Min
 
     from billing.models import WebhookEvent
@@ -111,7 +113,9 @@ def processing_stats(distinct: int, intake_end: float, timeout: float) -> dict:
     by_status = dict(WebhookEvent.objects.values_list("status").annotate(n=Count("id")))
     span = WebhookEvent.objects.aggregate(first=Min("received_at"), last=Max("processed_at"))
     done = by_status.get("processed", 0) + by_status.get("ignored", 0)
-    seconds = (span["last"] - span["first"]).total_seconds() if span["last"] else None
+    # After intake: from the first claim, so that the worker's own start-up is not counted.
+    first = WebhookEvent.objects.aggregate(first=Min("claimed_at"))["first"] if started else span["first"]
+    seconds = (span["last"] - first).total_seconds() if span["last"] else None
     return {
         "stored_rows": sum(by_status.values()),
         "distinct_events": distinct,
@@ -174,13 +178,19 @@ def run_ours(args, deliveries, distinct, workdir: Path, redis_url: str) -> dict:
             ready_path="/healthz",
         ) as base_url,
         celery_worker(py, concurrency=args.workers, env=worker_env, cwd=ROOT, log=log)
-        if args.workers
+        if args.workers and not args.workers_after_intake
         else nullcontext(),
     ):
         warm_up(base_url, "/healthz", count=20 * args.servers)
         load = post_all(base_url, requests, args.clients)
         intake_end = time.time()
-        processing = processing_stats(distinct, intake_end, args.drain_timeout) if args.workers else None
+        processing = None
+        if args.workers and not args.workers_after_intake:
+            processing = processing_stats(distinct, intake_end, args.drain_timeout)
+    if args.workers and args.workers_after_intake:
+        with celery_worker(py, concurrency=args.workers, env=worker_env, cwd=ROOT, log=log):
+            started = time.time()
+            processing = processing_stats(distinct, intake_end, args.drain_timeout, started=started)
     # Without workers (or past the drain timeout) messages are left in the broker: not for the next user of it.
     run([py, "-m", "celery", "-A", "billing_project", "purge", "-f"], env=env, cwd=ROOT, log=log)
     from django.db import connections
@@ -277,6 +287,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--drain-timeout", type=float, default=600)
+    parser.add_argument(
+        "--workers-after-intake",
+        action="store_true",
+        help="start the workers once intake is over: each side measured without the other on the cores",
+    )
     parser.add_argument("--skip-djstripe", action="store_true")
     parser.add_argument(
         "--djstripe-deliveries",

@@ -24,3 +24,15 @@ def _clear_task_log_context(**_):
 
     request_id_var.set("-")
     bind_account(None)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _database_connections_as_around_requests(sender=None, **_):
+    """CELERY_DB_REUSE_MAX keeps Celery's fix-up from closing the connection around every task; this does what
+    Django does around a request instead: drop a connection that failed or outlived CONN_MAX_AGE. Not for an
+    eager task, which runs inside its caller's transaction."""
+    if sender is not None and not getattr(sender.request, "is_eager", False):
+        from django.db import close_old_connections
+
+        close_old_connections()

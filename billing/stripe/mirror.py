@@ -229,8 +229,9 @@ def is_newer(event_created: int, event_id: str, row_created: int | None, row_eve
 def apply_event_object(account, obj: dict, *, event_id: str, event_created: int, deleted: bool = False) -> bool:
     """Applies one object from a webhook event, if the event is newer than what the row holds; creates the row
     if absent; marks it deleted (never removes it) when `deleted` or the object says `deleted: true`.
-    Returns whether it applied. Runs in its own transaction with the row locked, so two events for one object
-    apply one after the other, and the older loses whichever arrives last. Raises UnsupportedObject."""
+    Returns whether it applied. Runs with the row locked until the transaction (the caller's, or its own)
+    ends, so two events for one object apply one after the other, and the older loses whichever arrives
+    last. Raises UnsupportedObject."""
     otype = object_type(obj.get("object"))
     stripe_id = obj.get("id")
     if not stripe_id:
@@ -238,11 +239,16 @@ def apply_event_object(account, obj: dict, *, event_id: str, event_created: int,
     model = otype.model
     stub = bool(obj.get("deleted"))  # Stripe's deleted objects carry only id, object and deleted
     now = timezone.now()
-    with transaction.atomic():
-        # Insert-if-absent first, so that the lock below always has a row to hold, even for two concurrent
-        # first events about the same object.
-        model.objects.bulk_create([model(account_id=account.pk, stripe_id=stripe_id)], ignore_conflicts=True)
-        row = _lock(model.objects.filter(account=account, stripe_id=stripe_id)).get()
+    # No savepoint of its own: a webhook handler already runs in one (billing/services/webhooks.py), and an
+    # error here must undo the handler's whole effect anyway; called outside a transaction, this opens one.
+    with transaction.atomic(savepoint=False):
+        rows = _lock(model.objects.filter(account=account, stripe_id=stripe_id))
+        row = rows.first()
+        if row is None:
+            # A first event about this object: insert-if-absent, so that the lock always has a row to hold,
+            # even for two concurrent first events about the same object.
+            model.objects.bulk_create([model(account_id=account.pk, stripe_id=stripe_id)], ignore_conflicts=True)
+            row = rows.get()
         if not is_newer(event_created, event_id, row.last_event_created, row.last_event_id):
             return False
         placeholder = row.last_event_created is None and row.created is None and not row.data
