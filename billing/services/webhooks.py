@@ -104,11 +104,12 @@ def webhook_events_process(*, event_pks) -> dict[int, Outcome]:
             )
             claimed = [event.pk for event in events]
             done: dict[str, list[int]] = {Status.PROCESSED: [], Status.IGNORED: []}
-            for event in events:
-                handler = handler_for(event.relationship, event.type)
-                if handler is None:
-                    done[Status.IGNORED].append(event.pk)
-                    continue
+            singles = []
+            for handler, group in _by_handler(events, done).items():
+                if len(group) > 1 and hasattr(handler, "apply_many"):
+                    group = _apply_many(handler, group, done)
+                singles += [(handler, event) for event in group]
+            for handler, event in singles:
                 try:
                     with transaction.atomic():
                         handler(event)
@@ -128,6 +129,37 @@ def webhook_events_process(*, event_pks) -> dict[int, Outcome]:
     for pk, attempts, exc in failures:
         outcomes[pk] = _record_failure(pk, claimed_at, attempts, exc)
     return outcomes
+
+
+def _by_handler(events, done: dict) -> dict:
+    """The batch's events by handler (in their order); those without one are recorded as ignored."""
+    groups: dict = {}
+    for event in events:
+        handler = handler_for(event.relationship, event.type)
+        if handler is None:
+            done[Status.IGNORED].append(event.pk)
+        else:
+            groups.setdefault(handler, []).append(event)
+    return groups
+
+
+def _apply_many(handler, group: list, done: dict) -> list:
+    """A handler's batch form (`handler.apply_many(events)`, see billing/stripe/account_events.py) on several
+    events at once, in a savepoint: answers the events left to handle one by one. If it fails, all of them
+    are left, so that the one at fault fails alone."""
+    try:
+        with transaction.atomic():
+            left = handler.apply_many(group)
+    except Exception:  # noqa: BLE001 - one by one instead, where each failure is recorded on its own event
+        logger.info(
+            "Batch form of %s failed; handling its %s events one by one",
+            getattr(handler, "__name__", handler),
+            len(group),
+        )
+        return group
+    left_pks = {event.pk for event in left}
+    done[Status.PROCESSED] += [event.pk for event in group if event.pk not in left_pks]
+    return [event for event in group if event.pk in left_pks]
 
 
 def _record_failure(event_pk: int, claimed_at, attempts: int | None, exc: Exception) -> Outcome:

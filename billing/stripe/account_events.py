@@ -42,6 +42,23 @@ def _apply(event: WebhookEvent, obj: dict, *, deleted: bool = False) -> bool:
     return applied
 
 
+def _apply_many(events: list[WebhookEvent], *, deleted, skip_without_id: bool) -> list[WebhookEvent]:
+    """Several events of one worker batch through mirror.apply_event_objects (the same rules, a few statements
+    for the lot); answers the events it left to be handled one by one."""
+    by_account: dict = {}
+    for event in events:
+        obj = _object(event)
+        if skip_without_id and not obj.get("id"):
+            continue  # nothing to mirror: handled
+        item = mirror.EventObject(obj, event.stripe_event_id, event.created, deleted(event))
+        by_account.setdefault(event.account_id, []).append((event, item))
+    left = []
+    for pairs in by_account.values():
+        rest = {id(item) for item in mirror.apply_event_objects(pairs[0][0].account, [item for _, item in pairs])}
+        left += [event for event, item in pairs if id(item) in rest]
+    return left
+
+
 def _apply_expanded(event: WebhookEvent, value) -> None:
     """An expandable field: mirrored when Stripe sent the object, nothing when it sent only its id."""
     if isinstance(value, dict) and value.get("id") and mirror.is_mirrored(value.get("object")):
@@ -66,7 +83,15 @@ def _apply_expanded(event: WebhookEvent, value) -> None:
 )
 def mirror_object(event: WebhookEvent) -> None:
     """The event's object, as is; `*.deleted` marks it deleted (a deleted draft invoice too)."""
-    _apply(event, _object(event), deleted=event.type.endswith(".deleted"))
+    _apply(event, _object(event), deleted=_is_deletion(event))
+
+
+def _is_deletion(event: WebhookEvent) -> bool:
+    return event.type.endswith(".deleted")
+
+
+# Batch forms (billing/services/webhooks.py uses them for several events of one batch).
+mirror_object.apply_many = lambda events: _apply_many(events, deleted=_is_deletion, skip_without_id=False)
 
 
 @handles(
@@ -87,6 +112,9 @@ def mirror_state_change(event: WebhookEvent) -> None:
     if not obj.get("id"):  # invoice.upcoming: a preview, not an invoice
         return
     _apply(event, obj)
+
+
+mirror_state_change.apply_many = lambda events: _apply_many(events, deleted=lambda _: False, skip_without_id=True)
 
 
 @handles(ACCOUNT, "charge.refunded")

@@ -12,6 +12,10 @@ handler.
 
 A handler runs inside the transaction that marks its event processed: it must not call Stripe or enqueue work
 directly (use `transaction.on_commit` / `delay_on_commit`), and it raises to fail the attempt.
+
+A handler may also offer a batch form, `handler.apply_many(events) -> events left`, used when a worker's batch
+holds several of its events: it must have the same effect as calling the handler on each event, and answers
+the events it left for one-by-one handling (billing/stripe/account_events.py does, for the mirror).
 """
 
 from collections.abc import Callable

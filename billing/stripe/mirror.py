@@ -4,7 +4,8 @@ sync, single objects for webhooks. Nothing here calls Stripe.
 Public API:
 - `OBJECT_NAMES`, `is_mirrored(object_name)`, `model_for(object_name)`;
 - `upsert_objects(account, object_name, objects, *, seen_in_run=None, fetched_at=None, payout=None) -> int`;
-- `apply_event_object(account, obj, *, event_id, event_created, deleted=False) -> bool`;
+- `apply_event_object(account, obj, *, event_id, event_created, deleted=False) -> bool`, and its batch form
+  `apply_event_objects(account, items) -> items left for apply_event_object`;
 - `mark_unseen_deleted(account, object_name, *, pass_id, since) -> int`;
 - `link_customers(account) -> int`.
 
@@ -267,6 +268,79 @@ def apply_event_object(account, obj: dict, *, event_id: str, event_created: int,
         if model is Customer and placeholder:
             _link_customer(account, row)
     return True
+
+
+@dataclass(frozen=True)
+class EventObject:
+    """One object carried by a webhook event, for apply_event_objects."""
+
+    obj: Obj
+    event_id: str
+    event_created: int
+    deleted: bool = False
+
+
+def apply_event_objects(account, items: list[EventObject]) -> list[EventObject]:
+    """The batch form of apply_event_object, for the objects of one worker's batch of events: one lock, one
+    customer lookup and one write per table instead of a few statements per event. Same rules: among the
+    items about one object only the newest counts, and it applies only if newer than what the row holds.
+
+    Handles objects whose row exists and holds real data, and no children; answers the items it did not
+    handle (a first event about an object, a deletion stub, a subscription with its items), which the caller
+    applies one by one with apply_event_object. Rows are locked in one order (table, Stripe id) until the
+    transaction ends. Raises UnsupportedObject."""
+    rest: list[EventObject] = []
+    newest: dict[tuple, EventObject] = {}
+    for item in items:
+        otype = object_type(item.obj.get("object"))
+        if not item.obj.get("id") or item.obj.get("deleted") or otype.children:
+            rest.append(item)
+            continue
+        key = (otype.model, item.obj["id"])
+        held = newest.get(key)
+        if held is None or is_newer(item.event_created, item.event_id, held.event_created, held.event_id):
+            newest[key] = item
+    by_model: dict[type, dict[str, EventObject]] = {}
+    for (model, stripe_id), item in newest.items():
+        by_model.setdefault(model, {})[stripe_id] = item
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        for model in sorted(by_model, key=lambda m: m._meta.db_table):
+            wanted = by_model[model]
+            rows = _lock(model.objects.filter(account=account, stripe_id__in=list(wanted)).order_by("stripe_id"))
+            state = {
+                stripe_id: (created, event_created, event_id)
+                for stripe_id, created, event_created, event_id in rows.values_list(
+                    "stripe_id", "created", "last_event_created", "last_event_id"
+                )
+            }
+            apply = []
+            for stripe_id, item in wanted.items():
+                if stripe_id not in state or (state[stripe_id][1] is None and state[stripe_id][0] is None):
+                    rest.append(item)  # not mirrored yet, or a placeholder: insert and link one by one
+                elif is_newer(item.event_created, item.event_id, state[stripe_id][1], state[stripe_id][2]):
+                    apply.append(item)
+            if not apply:
+                continue
+            otype = object_type(apply[0].obj.get("object"))
+            customer_pks = (
+                _customer_pks(account, (mappers.ref(i.obj.get("customer")) for i in apply)) if otype.customer_fk else {}
+            )
+            built = []
+            for item in apply:
+                row = _build(
+                    object_type(item.obj.get("object")), account, item.obj, customer_pks=customer_pks, now=now, extra={}
+                )
+                row.deleted = item.deleted
+                row.last_event_created, row.last_event_id = int(item.event_created), item.event_id
+                built.append(row)
+            model.objects.bulk_create(
+                built,
+                update_conflicts=True,
+                unique_fields=["account", "stripe_id"],
+                update_fields=otype.update_fields(with_seen=False, with_ordering=True),
+            )
+    return rest
 
 
 _CUSTOMER_DEPENDENTS = [t.model for t in _TYPES.values() if t.customer_fk]
