@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django (the Stripe webhook POSTs answered first by their own lean path,
 billing/api/webhook_asgi.py), websockets through Channels (JWT in the query string)."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -22,4 +23,8 @@ if settings.DEBUG:
     django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
 webhook_intake_app = WebhookIntakeApp(django_asgi_app)
+
+# Everything loaded so far lives as long as the process: keep it out of the garbage collector's full passes,
+# which otherwise walk it again and again under load (webhook intake allocates fast).
+gc.freeze()
 application = ProtocolTypeRouter({"http": webhook_intake_app, "websocket": URLRouter(websocket_urlpatterns)})
