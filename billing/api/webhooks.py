@@ -1,5 +1,8 @@
 """Stripe webhook endpoints (SPEC §3): no JWT (Stripe signs instead), no CSRF, and thin: verification and the
-single insert live in billing/services/webhook_intake.py; processing happens in a worker after we answer."""
+insert live in billing/services/webhook_intake.py; processing happens in a worker after we answer.
+
+Under ASGI (daphne) these URLs are answered by billing/api/webhook_asgi.py, which batches concurrent deliveries
+through the same service; these views serve them through Django (the test client, WSGI) and carry the schema."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -34,6 +37,13 @@ REFUSED = OpenApiResponse(
     '`{"error": {"code", "message", "details"}}`.'
 )
 
+TOO_LARGE = OpenApiResponse(description="Body over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB). Nothing is stored.")
+NOT_STORED = OpenApiResponse(
+    description="The event could not be stored (the database is unavailable): Stripe delivers it again. "
+    '`{"error": {"code": "webhook_store_failed", ...}}`.'
+)
+RESPONSES = {200: ACK, 400: REFUSED, 413: TOO_LARGE, 503: NOT_STORED}
+
 
 class _WebhookView(APIView):
     authentication_classes: list = []  # Stripe's signature is the authentication
@@ -56,7 +66,7 @@ class AccountWebhookView(_WebhookView):
         auth=[],
         parameters=[SIGNATURE],
         request={"application/json": OpenApiTypes.OBJECT},
-        responses={200: ACK, 400: REFUSED},
+        responses=RESPONSES,
     )
     def post(self, request, account_id):
         bind_account(account_id)
@@ -76,7 +86,7 @@ class PlatformWebhookView(_WebhookView):
         auth=[],
         parameters=[SIGNATURE],
         request={"application/json": OpenApiTypes.OBJECT},
-        responses={200: ACK, 400: REFUSED},
+        responses=RESPONSES,
     )
     def post(self, request):
         receipt = webhook_receive_platform(payload=request.body, signature=request.headers.get("Stripe-Signature"))

@@ -45,18 +45,16 @@ def _apply(event: WebhookEvent, obj: dict, *, deleted: bool = False) -> bool:
 def _apply_many(events: list[WebhookEvent], *, deleted, skip_without_id: bool) -> list[WebhookEvent]:
     """Several events of one worker batch through mirror.apply_event_objects (the same rules, a few statements
     for the lot); answers the events it left to be handled one by one."""
-    by_account: dict = {}
+    pairs = []
     for event in events:
         obj = _object(event)
         if skip_without_id and not obj.get("id"):
             continue  # nothing to mirror: handled
-        item = mirror.EventObject(obj, event.stripe_event_id, event.created, deleted(event))
-        by_account.setdefault(event.account_id, []).append((event, item))
-    left = []
-    for pairs in by_account.values():
-        rest = {id(item) for item in mirror.apply_event_objects(pairs[0][0].account, [item for _, item in pairs])}
-        left += [event for event, item in pairs if id(item) in rest]
-    return left
+        pairs.append(
+            (event, mirror.EventObject(event.account, obj, event.stripe_event_id, event.created, deleted(event)))
+        )
+    rest = {id(item) for item in mirror.apply_event_objects([item for _, item in pairs])}
+    return [event for event, item in pairs if id(item) in rest]
 
 
 def _apply_expanded(event: WebhookEvent, value) -> None:

@@ -5,7 +5,7 @@ Public API:
 - `OBJECT_NAMES`, `is_mirrored(object_name)`, `model_for(object_name)`;
 - `upsert_objects(account, object_name, objects, *, seen_in_run=None, fetched_at=None, payout=None) -> int`;
 - `apply_event_object(account, obj, *, event_id, event_created, deleted=False) -> bool`, and its batch form
-  `apply_event_objects(account, items) -> items left for apply_event_object`;
+  `apply_event_objects(items) -> items left for apply_event_object`;
 - `mark_unseen_deleted(account, object_name, *, pass_id, since) -> int`;
 - `link_customers(account) -> int`.
 
@@ -274,73 +274,97 @@ def apply_event_object(account, obj: dict, *, event_id: str, event_created: int,
 class EventObject:
     """One object carried by a webhook event, for apply_event_objects."""
 
+    account: object  # Account
     obj: Obj
     event_id: str
     event_created: int
     deleted: bool = False
 
 
-def apply_event_objects(account, items: list[EventObject]) -> list[EventObject]:
-    """The batch form of apply_event_object, for the objects of one worker's batch of events: one lock, one
-    customer lookup and one write per table instead of a few statements per event. Same rules: among the
-    items about one object only the newest counts, and it applies only if newer than what the row holds.
+def apply_event_objects(items: list[EventObject]) -> list[EventObject]:
+    """The batch form of apply_event_object, for the objects of one worker's batch of events (any accounts):
+    one lock, one customer lookup and one write per table instead of a few statements per event. Same rules:
+    among the items about one object only the newest counts, and it applies only if newer than what the row
+    holds.
 
     Handles objects whose row exists and holds real data, and no children; answers the items it did not
     handle (a first event about an object, a deletion stub, a subscription with its items), which the caller
-    applies one by one with apply_event_object. Rows are locked in one order (table, Stripe id) until the
-    transaction ends. Raises UnsupportedObject."""
+    applies one by one with apply_event_object. Rows are locked in one order (table, account, Stripe id) until
+    the transaction ends. Raises UnsupportedObject."""
     rest: list[EventObject] = []
-    newest: dict[tuple, EventObject] = {}
+    newest: dict[type, dict[tuple, EventObject]] = {}
     for item in items:
         otype = object_type(item.obj.get("object"))
         if not item.obj.get("id") or item.obj.get("deleted") or otype.children:
             rest.append(item)
             continue
-        key = (otype.model, item.obj["id"])
-        held = newest.get(key)
+        key = (item.account.pk, item.obj["id"])
+        held = newest.setdefault(otype.model, {}).get(key)
         if held is None or is_newer(item.event_created, item.event_id, held.event_created, held.event_id):
-            newest[key] = item
-    by_model: dict[type, dict[str, EventObject]] = {}
-    for (model, stripe_id), item in newest.items():
-        by_model.setdefault(model, {})[stripe_id] = item
+            newest[otype.model][key] = item
     now = timezone.now()
     with transaction.atomic(savepoint=False):
-        for model in sorted(by_model, key=lambda m: m._meta.db_table):
-            wanted = by_model[model]
-            rows = _lock(model.objects.filter(account=account, stripe_id__in=list(wanted)).order_by("stripe_id"))
-            state = {
-                stripe_id: (created, event_created, event_id)
-                for stripe_id, created, event_created, event_id in rows.values_list(
-                    "stripe_id", "created", "last_event_created", "last_event_id"
-                )
-            }
+        for model in sorted(newest, key=lambda m: m._meta.db_table):
+            wanted = newest[model]
+            state = _locked_state(model, wanted)
             apply = []
-            for stripe_id, item in wanted.items():
-                if stripe_id not in state or (state[stripe_id][1] is None and state[stripe_id][0] is None):
+            for key, item in wanted.items():
+                held = state.get(key)
+                if held is None or (held[0] is None and held[1] is None):
                     rest.append(item)  # not mirrored yet, or a placeholder: insert and link one by one
-                elif is_newer(item.event_created, item.event_id, state[stripe_id][1], state[stripe_id][2]):
+                elif is_newer(item.event_created, item.event_id, held[1], held[2]):
                     apply.append(item)
-            if not apply:
-                continue
-            otype = object_type(apply[0].obj.get("object"))
-            customer_pks = (
-                _customer_pks(account, (mappers.ref(i.obj.get("customer")) for i in apply)) if otype.customer_fk else {}
-            )
-            built = []
-            for item in apply:
-                row = _build(
-                    object_type(item.obj.get("object")), account, item.obj, customer_pks=customer_pks, now=now, extra={}
-                )
-                row.deleted = item.deleted
-                row.last_event_created, row.last_event_id = int(item.event_created), item.event_id
-                built.append(row)
-            model.objects.bulk_create(
-                built,
-                update_conflicts=True,
-                unique_fields=["account", "stripe_id"],
-                update_fields=otype.update_fields(with_seen=False, with_ordering=True),
-            )
+            if apply:
+                _write_newer(model, apply, now)
     return rest
+
+
+def _locked_state(model, wanted: dict[tuple, EventObject]) -> dict[tuple, tuple]:
+    """(account pk, Stripe id) → (created, last event created, last event id) of the rows that exist, locked."""
+    ids_by_account: dict = {}
+    for account_pk, stripe_id in wanted:
+        ids_by_account.setdefault(account_pk, []).append(stripe_id)
+    match = Q()
+    for account_pk, stripe_ids in ids_by_account.items():
+        match |= Q(account_id=account_pk, stripe_id__in=stripe_ids)
+    rows = _lock(model.objects.filter(match).order_by("account_id", "stripe_id")).values_list(
+        "account_id", "stripe_id", "created", "last_event_created", "last_event_id"
+    )
+    return {(account_pk, stripe_id): rest for account_pk, stripe_id, *rest in rows}
+
+
+def _write_newer(model, items: list[EventObject], now) -> None:
+    """One INSERT ... ON CONFLICT DO UPDATE for the items (rows that exist and are locked)."""
+    otype = object_type(items[0].obj.get("object"))
+    customer_pks: dict = {}
+    if otype.customer_fk:
+        wanted: dict = {}
+        for item in items:
+            wanted.setdefault(item.account.pk, set()).add(mappers.ref(item.obj.get("customer")))
+        match = Q()
+        for account_pk, customer_ids in wanted.items():
+            match |= Q(account_id=account_pk, stripe_id__in=[c for c in customer_ids if c])
+        for account_pk, stripe_id, pk in Customer.objects.filter(match).values_list("account_id", "stripe_id", "pk"):
+            customer_pks.setdefault(account_pk, {})[stripe_id] = pk
+    rows = []
+    for item in items:
+        row = _build(
+            object_type(item.obj.get("object")),
+            item.account,
+            item.obj,
+            customer_pks=customer_pks.get(item.account.pk, {}),
+            now=now,
+            extra={},
+        )
+        row.deleted = item.deleted
+        row.last_event_created, row.last_event_id = int(item.event_created), item.event_id
+        rows.append(row)
+    model.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["account", "stripe_id"],
+        update_fields=otype.update_fields(with_seen=False, with_ordering=True),
+    )
 
 
 _CUSTOMER_DEPENDENTS = [t.model for t in _TYPES.values() if t.customer_fk]
