@@ -287,8 +287,9 @@ def apply_event_objects(items: list[EventObject]) -> list[EventObject]:
     among the items about one object only the newest counts, and it applies only if newer than what the row
     holds.
 
-    Handles objects whose row exists and holds real data, and no children; answers the items it did not
-    handle (a first event about an object, a deletion stub, a subscription with its items), which the caller
+    Objects not mirrored yet are inserted first (insert-if-absent, as apply_event_object does, so that the
+    lock always has a row to hold), and the rows waiting for a customer that arrives here are linked to it.
+    Answers the items it did not handle (a deletion stub, a subscription with its items), which the caller
     applies one by one with apply_event_object. Rows are locked in one order (table, account, Stripe id) until
     the transaction ends. Raises UnsupportedObject."""
     rest: list[EventObject] = []
@@ -307,16 +308,39 @@ def apply_event_objects(items: list[EventObject]) -> list[EventObject]:
         for model in sorted(newest, key=lambda m: m._meta.db_table):
             wanted = newest[model]
             state = _locked_state(model, wanted)
-            apply = []
-            for key, item in wanted.items():
-                held = state.get(key)
-                if held is None or (held[0] is None and held[1] is None):
-                    rest.append(item)  # not mirrored yet, or a placeholder: insert and link one by one
-                elif is_newer(item.event_created, item.event_id, held[1], held[2]):
-                    apply.append(item)
+            missing = [key for key in wanted if key not in state]
+            if missing:
+                model.objects.bulk_create(
+                    [model(account_id=account_pk, stripe_id=stripe_id) for account_pk, stripe_id in missing],
+                    ignore_conflicts=True,
+                )
+                state.update(_locked_state(model, {key: wanted[key] for key in missing}))
+            apply = [
+                item
+                for key, item in wanted.items()
+                if is_newer(item.event_created, item.event_id, state[key][1], state[key][2])
+            ]
             if apply:
                 _write_newer(model, apply, now)
+            if model is Customer:
+                # Rows that name a customer not mirrored until now (placeholders: no Stripe data yet).
+                _link_customers([key for key in wanted if state[key][0] is None and state[key][1] is None])
     return rest
+
+
+def _link_customers(keys: list[tuple]) -> None:
+    """The batch form of _link_customer: fills the customer of the rows that name these (account, customer)."""
+    if not keys:
+        return
+    by_account: dict = {}
+    for account_pk, stripe_id in keys:
+        by_account.setdefault(account_pk, []).append(stripe_id)
+    waiting = Q()
+    for account_pk, stripe_ids in by_account.items():
+        waiting |= Q(account_id=account_pk, customer_stripe_id__in=stripe_ids)
+    for model in _CUSTOMER_DEPENDENTS:
+        customer_pk = Customer.objects.filter(account=OuterRef("account"), stripe_id=OuterRef("customer_stripe_id"))
+        model.objects.filter(waiting, customer__isnull=True).update(customer=Subquery(customer_pk.values("pk")[:1]))
 
 
 def _locked_state(model, wanted: dict[tuple, EventObject]) -> dict[tuple, tuple]:

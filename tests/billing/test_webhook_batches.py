@@ -142,7 +142,8 @@ def test_a_batch_leaves_the_mirror_as_one_by_one_processing_does(account):
             specs.append((side, "product.updated", today("product", id=f"prod_B{n}", name=f"p {step}"), created))
     for target in batched + single:
         connect(target)
-        process([stored(target, "customer.created", customer(n), T0 - 1) for n in range(6)])
+        # Customers 3-5 are first seen in the batch, some after invoices that name them.
+        process([stored(target, "customer.created", customer(n), T0 - 1) for n in range(3)])
     process([stored(batched[side], *spec) for side, *spec in specs])  # one batch
     for side, *spec in specs:
         process([stored(single[side], *spec)])  # one by one
@@ -164,5 +165,16 @@ def test_a_batch_leaves_the_mirror_as_one_by_one_processing_does(account):
     for side in (0, 1):
         assert mirror(batched[side]) == mirror(single[side])
         assert mirror(batched[side])["Invoice"]  # the comparison is not of two empty mirrors
-    linked = Invoice.objects.filter(account__in=batched).values_list("account_id", "customer__account_id")
-    assert linked and all(mine == theirs for mine, theirs in linked)  # each invoice to its own account's customer
+    linked = Invoice.objects.filter(account__in=batched, customer__isnull=False)
+    pairs = linked.values_list("account_id", "customer__account_id", "customer_stripe_id", "customer__stripe_id")
+    assert {c for *_, c in pairs} >= {"cus_B3", "cus_B4"}  # linked to customers first seen in the batch
+    assert all(mine == theirs and named == got for mine, theirs, named, got in pairs)  # each to its own account's
+
+
+def test_rows_waiting_for_a_customer_are_linked_when_a_batch_brings_it(connected):
+    process([stored(connected, "invoice.created", today("invoice", id="in_W1", customer="cus_B7"), T0)])
+    assert Invoice.objects.get(stripe_id="in_W1").customer is None  # its customer is not mirrored yet
+
+    process([stored(connected, "customer.created", customer(n), T0 + 1) for n in (7, 8)])
+
+    assert Invoice.objects.get(stripe_id="in_W1").customer == Customer.objects.get(stripe_id="cus_B7")
