@@ -1,6 +1,7 @@
 """Webhook intake and processing benchmark (not a test). Prints ONE JSON line.
 
     /work/main/.venv/bin/python bench/webhooks.py [--deliveries 22000] [--servers 2] [--clients 16] [--workers 2]
+        [--workers-after-intake] [--skip-djstripe]
 
 What runs, all on 127.0.0.1:
 - the local Stripe (billing.localdev.fake_stripe), seeded through its API with a small business; the events are
@@ -9,8 +10,10 @@ What runs, all on 127.0.0.1:
   kernel spreads connections between the processes); a real Celery worker (prefork, --workers processes) on Redis
   (REDIS_URL, or the embedded valkey); the database from DATABASE_URL (a fresh `bench_webhooks` database on that
   PostgreSQL server) or a fresh SQLite file in WAL mode;
-- concurrent aiohttp clients (keep-alive) posting --deliveries signed deliveries: distinct events for --accounts
-  accounts and the platform, plus 10 % re-deliveries (half right after the original, half later);
+- concurrent HTTP/1.1 clients (keep-alive, lean asyncio: bench/http_load.py) posting --deliveries signed
+  deliveries: distinct events for --accounts accounts and the platform, plus 10 % re-deliveries (half right
+  after the original, half later); the workers process while intake runs, or, with --workers-after-intake,
+  start once it is over (each side measured without the other on the two cores);
 - then dj-stripe 2.11 (own virtualenv, var/bench-djstripe-venv, created on first run) served the same way on the
   first --djstripe-deliveries of the same deliveries, calling the local Stripe as it processes. dj-stripe
   processes in the request, so its answer rate is also its processing rate.

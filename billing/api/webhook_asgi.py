@@ -70,7 +70,7 @@ class IntakeBatcher:
                 batch.append(self._queue.get_nowait())
             try:
                 results = await loop.run_in_executor(self._executor, self._write, [d for d, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - the database or broker failed: every caller gets a 5xx
+            except Exception as exc:  # noqa: BLE001 - the database failed: every caller gets a 503
                 logger.exception("Webhook intake batch of %s failed", len(batch))
                 results = [exc] * len(batch)
             for (_, future), result in zip(batch, results, strict=True):

@@ -348,4 +348,6 @@ def _enqueue_on_commit(pks: list[int]) -> None:
 
     for start in range(0, len(pks), ENQUEUE_CHUNK):
         chunk = pks[start : start + ENQUEUE_CHUNK]
-        transaction.on_commit(lambda chunk=chunk: process_webhook_events.delay(chunk))
+        # robust: the events are committed; if the broker is down, the sweeper enqueues them later
+        # (next_attempt_at), and the deliveries are still acknowledged.
+        transaction.on_commit(lambda chunk=chunk: process_webhook_events.delay(chunk), robust=True)

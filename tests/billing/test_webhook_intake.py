@@ -309,3 +309,25 @@ def test_disconnecting_here_stops_the_kept_secret_at_once(connected, django_capt
     _refused_leaving_the_rest(
         post_event(account_url(connected), customer_event(), ACCOUNT_SECRET), "webhook_secret_missing"
     )
+
+
+def test_a_broker_outage_still_acknowledges_the_stored_event_for_the_sweeper(
+    connected, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The event is committed before the broker is asked: if the publish fails, the delivery is still
+    acknowledged and the event waits, pending, for the sweeper (its next_attempt_at)."""
+    from billing import tasks
+
+    attempts = []
+
+    def broker_down(*args, **kwargs):  # an unreachable broker retries for seconds; its failure is what matters
+        attempts.append(args)
+        raise ConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.process_webhook_events, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_event(account_url(connected), customer_event(), ACCOUNT_SECRET)
+
+    assert response.status_code == 200 and len(attempts) == 1
+    row = WebhookEvent.objects.get()
+    assert row.status == WebhookEvent.Status.PENDING and row.next_attempt_at is not None
