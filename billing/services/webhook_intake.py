@@ -15,6 +15,7 @@ within the batch is dropped before the insert.
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -109,13 +110,15 @@ def webhook_receive_batch(deliveries: Sequence[Delivery]) -> list[Receipt | erro
         results[index] = fields["stripe_event_id"]
         rows.extend((index, _row(fields, relationship, account_id, now)) for relationship, account_id in targets)
 
-    stored = _store(rows)
+    stored_by_delivery: dict[int, list[int]] = {}
+    for index, pk in _store(rows):
+        stored_by_delivery.setdefault(index, []).append(pk)
+    routed = Counter(index for index, _ in rows)
     for index, result in enumerate(results):
         if isinstance(result, str):
-            mine = [pk for i, pk in stored if i == index]
-            routed = sum(1 for i, _ in rows if i == index)
-            results[index] = Receipt(stripe_event_id=result, stored=tuple(mine), duplicates=routed - len(mine))
-            if routed > len(mine):
+            mine = tuple(stored_by_delivery.get(index, ()))
+            results[index] = Receipt(stripe_event_id=result, stored=mine, duplicates=routed[index] - len(mine))
+            if routed[index] > len(mine):
                 logger.info("Duplicate delivery of %s ignored", result)
     return results
 

@@ -76,11 +76,28 @@ def _lock(queryset):
     return queryset.select_for_update(no_key=connection.features.has_select_for_no_key_update)
 
 
+def _per_account(pairs: Iterable[tuple], field: str) -> Q:
+    """One condition for (account pk, Stripe id) pairs of several accounts: `field` among each account's ids.
+    Matches nothing when no pair carries an id."""
+    ids_by_account: dict = {}
+    for account_pk, stripe_id in pairs:
+        if stripe_id:
+            ids_by_account.setdefault(account_pk, set()).add(stripe_id)
+    match = Q(pk__in=[])
+    for account_pk, stripe_ids in ids_by_account.items():
+        match |= Q(account_id=account_pk, **{f"{field}__in": sorted(stripe_ids)})
+    return match
+
+
+def _customer_pks_by_account(pairs: Iterable[tuple]) -> dict[tuple, int]:
+    """(account pk, customer's Stripe id) → the mirrored customer's pk, in one query."""
+    rows = Customer.objects.filter(_per_account(pairs, "stripe_id")).values_list("account_id", "stripe_id", "pk")
+    return {(account_pk, stripe_id): pk for account_pk, stripe_id, pk in rows}
+
+
 def _customer_pks(account, customer_ids: Iterable[str]) -> dict[str, int]:
-    ids = {cid for cid in customer_ids if cid}
-    if not ids:
-        return {}
-    return dict(Customer.objects.filter(account=account, stripe_id__in=ids).values_list("stripe_id", "pk"))
+    found = _customer_pks_by_account((account.pk, cid) for cid in customer_ids)
+    return {stripe_id: pk for (_, stripe_id), pk in found.items()}
 
 
 def _upsert_subscription_items(account, parents: list, objects: list[Obj], *, seen_in_run, now):
@@ -266,7 +283,7 @@ def apply_event_object(account, obj: dict, *, event_id: str, event_created: int,
         if otype.children and not stub:
             otype.children(account, [row], [obj], seen_in_run=None, now=now)
         if model is Customer and placeholder:
-            _link_customer(account, row)
+            _link_customers([(account.pk, row.stripe_id)])
     return True
 
 
@@ -329,15 +346,11 @@ def apply_event_objects(items: list[EventObject]) -> list[EventObject]:
 
 
 def _link_customers(keys: list[tuple]) -> None:
-    """The batch form of _link_customer: fills the customer of the rows that name these (account, customer)."""
+    """Fills the customer of the rows that name these (account pk, customer Stripe id) and were written before
+    the customer was mirrored. One UPDATE per table."""
     if not keys:
         return
-    by_account: dict = {}
-    for account_pk, stripe_id in keys:
-        by_account.setdefault(account_pk, []).append(stripe_id)
-    waiting = Q()
-    for account_pk, stripe_ids in by_account.items():
-        waiting |= Q(account_id=account_pk, customer_stripe_id__in=stripe_ids)
+    waiting = _per_account(keys, "customer_stripe_id")
     for model in _CUSTOMER_DEPENDENTS:
         customer_pk = Customer.objects.filter(account=OuterRef("account"), stripe_id=OuterRef("customer_stripe_id"))
         model.objects.filter(waiting, customer__isnull=True).update(customer=Subquery(customer_pk.values("pk")[:1]))
@@ -345,15 +358,9 @@ def _link_customers(keys: list[tuple]) -> None:
 
 def _locked_state(model, wanted: dict[tuple, EventObject]) -> dict[tuple, tuple]:
     """(account pk, Stripe id) → (created, last event created, last event id) of the rows that exist, locked."""
-    ids_by_account: dict = {}
-    for account_pk, stripe_id in wanted:
-        ids_by_account.setdefault(account_pk, []).append(stripe_id)
-    match = Q()
-    for account_pk, stripe_ids in ids_by_account.items():
-        match |= Q(account_id=account_pk, stripe_id__in=stripe_ids)
-    rows = _lock(model.objects.filter(match).order_by("account_id", "stripe_id")).values_list(
-        "account_id", "stripe_id", "created", "last_event_created", "last_event_id"
-    )
+    rows = _lock(
+        model.objects.filter(_per_account(wanted, "stripe_id")).order_by("account_id", "stripe_id")
+    ).values_list("account_id", "stripe_id", "created", "last_event_created", "last_event_id")
     return {(account_pk, stripe_id): rest for account_pk, stripe_id, *rest in rows}
 
 
@@ -362,23 +369,14 @@ def _write_newer(model, items: list[EventObject], now) -> None:
     otype = object_type(items[0].obj.get("object"))
     customer_pks: dict = {}
     if otype.customer_fk:
-        wanted: dict = {}
-        for item in items:
-            wanted.setdefault(item.account.pk, set()).add(mappers.ref(item.obj.get("customer")))
-        match = Q()
-        for account_pk, customer_ids in wanted.items():
-            match |= Q(account_id=account_pk, stripe_id__in=[c for c in customer_ids if c])
-        for account_pk, stripe_id, pk in Customer.objects.filter(match).values_list("account_id", "stripe_id", "pk"):
+        found = _customer_pks_by_account((i.account.pk, mappers.ref(i.obj.get("customer"))) for i in items)
+        for (account_pk, stripe_id), pk in found.items():
             customer_pks.setdefault(account_pk, {})[stripe_id] = pk
     rows = []
     for item in items:
+        otype_of_item = object_type(item.obj.get("object"))  # price and plan objects share a table
         row = _build(
-            object_type(item.obj.get("object")),
-            item.account,
-            item.obj,
-            customer_pks=customer_pks.get(item.account.pk, {}),
-            now=now,
-            extra={},
+            otype_of_item, item.account, item.obj, customer_pks=customer_pks.get(item.account.pk, {}), now=now, extra={}
         )
         row.deleted = item.deleted
         row.last_event_created, row.last_event_id = int(item.event_created), item.event_id
@@ -392,13 +390,6 @@ def _write_newer(model, items: list[EventObject], now) -> None:
 
 
 _CUSTOMER_DEPENDENTS = [t.model for t in _TYPES.values() if t.customer_fk]
-
-
-def _link_customer(account, customer: Customer) -> None:
-    for model in _CUSTOMER_DEPENDENTS:
-        model.objects.filter(account=account, customer_stripe_id=customer.stripe_id, customer__isnull=True).update(
-            customer=customer.pk
-        )
 
 
 def link_customers(account) -> int:

@@ -12,8 +12,10 @@ CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": 
 class Stripe:
     """Plain-dict calls on the fake, as one account (the platform, or a connected account)."""
 
-    def __init__(self, base_url: str, key: str = TEST_SECRET_KEY, stripe_account: str | None = None):
-        self._sdk = stripe_sdk_client(base_url, key=key, stripe_account=stripe_account)
+    def __init__(
+        self, base_url: str, key: str = TEST_SECRET_KEY, stripe_account: str | None = None, *, retries: int = 0
+    ):
+        self._sdk = stripe_sdk_client(base_url, key=key, stripe_account=stripe_account, max_network_retries=retries)
 
     def call(self, method: str, path: str, **params) -> dict:
         return json.loads(self._sdk.raw_request(method, path, **params).body)

@@ -4,13 +4,12 @@ staff holding billing_admin_ops."""
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
-from django.utils import timezone
 
 from billing.models import WebhookEvent
 from billing.stripe.client import StripeClient
 from tests.factories import UserFactory
 from tests.helpers.handlers import RecordingHandler, registered
-from tests.helpers.webhooks import connect
+from tests.helpers.webhooks import connect, stored_event
 
 pytestmark = pytest.mark.django_db
 Status = WebhookEvent.Status
@@ -28,14 +27,11 @@ def staff(*, ops: bool) -> Client:
 
 
 def event(account, event_id: str, status: str) -> WebhookEvent:
-    return WebhookEvent.objects.create(
-        stripe_event_id=event_id,
-        relationship="account",
-        account=account,
-        type=TYPE,
-        created=1,
-        payload={"id": event_id, "type": TYPE, "created": 1, "data": {"object": {"id": "obj_1"}}},
-        received_at=timezone.now(),
+    return stored_event(
+        account,
+        event_id,
+        event_type=TYPE,
+        obj={"id": "obj_1"},
         status=status,
         attempts=5 if status == Status.DEAD else 1,
     )

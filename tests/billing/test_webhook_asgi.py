@@ -13,7 +13,7 @@ import pytest
 from billing.api.webhook_asgi import IntakeBatcher, WebhookIntakeApp, _write
 from billing.models import WebhookEvent
 from tests.helpers.stripe_signing import make_event, sign
-from tests.helpers.webhooks import ACCOUNT_SECRET, PLATFORM_SECRET, PLATFORM_URL, account_url, connect, post_event
+from tests.helpers.webhooks import ACCOUNT_SECRET, PLATFORM_SECRET, PLATFORM_URL, account_url, post_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,12 +47,6 @@ def app(batcher):
     from billing_project.asgi import django_asgi_app
 
     return WebhookIntakeApp(django_asgi_app, batcher)
-
-
-@pytest.fixture
-def connected(account):
-    connect(account)
-    return account
 
 
 async def call(app, method: str, path: str, body: bytes = b"", headers: dict | None = None):

@@ -8,39 +8,22 @@ import random
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from billing.models import Customer, Invoice, Price, Product, WebhookEvent
 from billing.services import webhooks
 from tests.billing.stripe_objects import localstripe, today
 from tests.factories import AccountFactory
 from tests.helpers.stripe_signing import make_event
-from tests.helpers.webhooks import connect
+from tests.helpers.webhooks import connect, stored_event
 
 pytestmark = pytest.mark.django_db
 Status = WebhookEvent.Status
 T0 = 1_750_000_000
 
 
-@pytest.fixture
-def connected(account):
-    connect(account)
-    return account
-
-
 def stored(account, event_type: str, obj: dict, created: int) -> WebhookEvent:
     event = make_event(event_type, obj, created=created)
-    return WebhookEvent.objects.create(
-        stripe_event_id=event["id"],
-        relationship="account",
-        account=account,
-        type=event_type,
-        created=created,
-        object_id=obj.get("id", ""),
-        object_type=obj.get("object", ""),
-        payload=event,
-        received_at=timezone.now(),
-    )
+    return stored_event(account, event["id"], event_type=event_type, obj=obj, created=created, payload=event)
 
 
 def process(rows) -> dict:

@@ -16,7 +16,7 @@ from billing.stripe.client import StripeClient
 from tests.helpers.handlers import RecordingHandler, registered
 from tests.helpers.stripe_signing import make_event, signed_delivery
 from tests.helpers.threads import run_concurrently
-from tests.helpers.webhooks import ACCOUNT_SECRET, account_url, connect
+from tests.helpers.webhooks import ACCOUNT_SECRET, account_url, connect, stored_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 Status = WebhookEvent.Status
@@ -51,20 +51,12 @@ def test_the_same_event_delivered_by_several_clients_at_once_runs_its_handler_on
     assert (row.status, row.attempts) == (Status.PROCESSED, 1)
 
 
-def stored_event(account, event_id: str) -> WebhookEvent:
-    return WebhookEvent.objects.create(
-        stripe_event_id=event_id,
-        relationship="account",
-        account=account,
-        type=TYPE,
-        created=1,
-        payload={},
-        received_at=account.created_at,
-    )
+def stored(account, event_id: str) -> WebhookEvent:
+    return stored_event(account, event_id, event_type=TYPE)
 
 
 def test_several_workers_racing_to_claim_one_event_run_it_once(connected):
-    row = stored_event(connected, "evt_claim_race")
+    row = stored(connected, "evt_claim_race")
     with registered("account", TYPE, RecordingHandler()) as handler:
         outcomes = run_concurrently(lambda _: webhooks.webhook_event_process(event_pk=row.pk).status, CLIENTS)
 
@@ -76,7 +68,7 @@ def test_several_workers_racing_to_claim_one_event_run_it_once(connected):
 
 def test_duplicate_messages_arriving_while_the_event_is_being_processed_do_not_run_it_again(connected):
     """The first worker's handler is held mid-run while the others arrive; only then is it let go."""
-    row = stored_event(connected, "evt_in_flight")
+    row = stored(connected, "evt_in_flight")
     started, release = threading.Event(), threading.Event()
 
     def hold(event):

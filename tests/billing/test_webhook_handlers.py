@@ -19,17 +19,11 @@ from billing.models import (
 from billing.stripe import handlers
 from tests.billing.stripe_objects import localstripe, today
 from tests.helpers.stripe_signing import make_event
-from tests.helpers.webhooks import ACCOUNT_SECRET, PLATFORM_SECRET, PLATFORM_URL, account_url, connect, post_event
+from tests.helpers.webhooks import ACCOUNT_SECRET, PLATFORM_SECRET, PLATFORM_URL, account_url, post_event
 
 pytestmark = pytest.mark.django_db
 Status = WebhookEvent.Status
 T0 = 1_750_000_000
-
-
-@pytest.fixture
-def connected(account):
-    connect(account)
-    return account
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from tests.helpers.webhooks import (
     account_url,
     connect,
     post_event,
+    stored_event,
 )
 
 pytestmark = pytest.mark.django_db
@@ -33,12 +34,6 @@ TYPE = "zz_test.thing.updated"
 def _settings(settings):
     settings.STRIPE_WEBHOOK_SECRET = PLATFORM_SECRET
     settings.WEBHOOK_RETRY_BASE_SECONDS = 10
-
-
-@pytest.fixture
-def connected(account):
-    connect(account)
-    return account
 
 
 def deliver(account, event_type=TYPE, *, capture, **kwargs):
@@ -80,15 +75,7 @@ def test_the_handlers_effect_and_processed_commit_together(connected, django_cap
 
 
 def test_a_failure_is_recorded_and_retried_with_backoff(connected):
-    row = WebhookEvent.objects.create(
-        stripe_event_id="evt_fail",
-        relationship="account",
-        account=connected,
-        type=TYPE,
-        created=1,
-        payload={},
-        received_at=timezone.now(),
-    )
+    row = stored_event(connected, "evt_fail", event_type=TYPE)
     with registered("account", TYPE, RecordingHandler(always_fail=True)):
         first = webhooks.webhook_event_process(event_pk=row.pk)
         row.refresh_from_db()
@@ -170,14 +157,10 @@ def test_a_connect_event_reaches_the_account_handler_not_the_platform_one(accoun
 
 def stored(account, *, status=Status.PENDING, attempts=0, next_attempt_in=-1, claimed_ago=None, event_id="evt_s"):
     now = timezone.now()
-    return WebhookEvent.objects.create(
-        stripe_event_id=event_id,
-        relationship="account",
-        account=account,
-        type=TYPE,
-        created=1,
-        payload={},
-        received_at=now,
+    return stored_event(
+        account,
+        event_id,
+        event_type=TYPE,
         status=status,
         attempts=attempts,
         claimed_at=now - timedelta(seconds=claimed_ago) if claimed_ago is not None else None,
@@ -353,21 +336,10 @@ def test_in_a_batch_a_failing_handler_undoes_only_its_own_effect(connected):
         if event.object_id == "cus_bad":
             raise RuntimeError("fault after a write")
 
-    rows = []
-    for object_id in ("cus_a", "cus_bad", "cus_c"):
-        event = make_event(TYPE, {"id": object_id, "object": "customer"})
-        rows.append(
-            WebhookEvent.objects.create(
-                stripe_event_id=event["id"],
-                relationship="account",
-                account=connected,
-                type=TYPE,
-                created=event["created"],
-                object_id=object_id,
-                payload=event,
-                received_at=timezone.now(),
-            )
-        )
+    rows = [
+        stored_event(connected, f"evt_{object_id}", event_type=TYPE, obj={"id": object_id, "object": "customer"})
+        for object_id in ("cus_a", "cus_bad", "cus_c")
+    ]
 
     with registered("account", TYPE, write_then_maybe_fail):
         outcomes = webhooks.webhook_events_process(event_pks=[r.pk for r in rows])
@@ -382,14 +354,10 @@ def test_in_a_batch_a_failing_handler_undoes_only_its_own_effect(connected):
 
 def test_a_batch_leaves_alone_the_events_another_worker_holds(connected):
     held, free = (
-        WebhookEvent.objects.create(
-            stripe_event_id=f"evt_hold_{n}",
-            relationship="account",
-            account=connected,
-            type=TYPE,
-            created=1,
-            payload={},
-            received_at=timezone.now(),
+        stored_event(
+            connected,
+            f"evt_hold_{n}",
+            event_type=TYPE,
             status=status,
             claimed_at=timezone.now() if status == Status.PROCESSING else None,
         )

@@ -1,8 +1,9 @@
 """Helpers for webhook tests: a connected account, and posting signed deliveries to our endpoints."""
 
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from billing.models import StripeConnection
+from billing.models import StripeConnection, WebhookEvent
 from tests.helpers.stripe_signing import signed_delivery
 
 ACCOUNT_SECRET = "whsec_account_test_secret"
@@ -38,3 +39,21 @@ PLATFORM_URL = "/api/v1/billing/webhooks/stripe/"
 def post_event(url: str, event: dict, secret: str, *, timestamp: int | None = None, client=None):
     body, headers = signed_delivery(event, secret, timestamp=timestamp)
     return (client or APIClient()).post(url, data=body, content_type="application/json", **headers)
+
+
+def stored_event(account, event_id: str, *, event_type: str, obj: dict | None = None, created: int = 1, **fields):
+    """A webhook event as intake stores it (`pending`, an account event), without a delivery; `fields` override
+    any column (status, attempts, claimed_at, payload ...)."""
+    obj = obj or {}
+    columns = {
+        "stripe_event_id": event_id,
+        "relationship": "account",
+        "account": account,
+        "type": event_type,
+        "created": created,
+        "object_id": obj.get("id", ""),
+        "object_type": obj.get("object", ""),
+        "payload": {"id": event_id, "type": event_type, "created": created, "data": {"object": obj}},
+        "received_at": timezone.now(),
+    }
+    return WebhookEvent.objects.create(**{**columns, **fields})
