@@ -45,9 +45,11 @@ def process_webhook_event(self, event_pk: int) -> str:
 @shared_task(acks_late=True)
 def process_webhook_events(event_pks: list[int]) -> dict:
     """Processes the events one intake batch stored, together (one message, one claim, one commit for several
-    events: see webhook_events_process). One that fails gets its retry as a message of its own."""
+    events: see webhook_events_process), with the other pending events up to WEBHOOK_BATCH_MAX in all, whose
+    own messages then find them done. One that fails gets its retry as a message of its own."""
     counts: dict[str, int] = {}
-    for event_pk, outcome in webhooks.webhook_events_process(event_pks=event_pks).items():
+    more = settings.WEBHOOK_BATCH_MAX - len(event_pks)
+    for event_pk, outcome in webhooks.webhook_events_process(event_pks=event_pks, more=more).items():
         if outcome.retry_in is not None:
             process_webhook_event.apply_async((event_pk,), countdown=outcome.retry_in)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1

@@ -55,24 +55,36 @@ def _lease() -> timedelta:
     return timedelta(seconds=settings.WEBHOOK_CLAIM_LEASE_SECONDS)
 
 
-def _claim(event_pks) -> object | None:
-    """Takes the events for this worker: answers the claim's timestamp (its token), or None if it got none."""
+def _claim(event_pks, *, more: int = 0) -> tuple[object, list[int]] | None:
+    """Takes the events for this worker, and up to `more` other pending events (oldest first) whose messages
+    have not reached a worker yet: under load, batches grow and each event costs less. Answers the claim's
+    timestamp (its token) and the pks it tried, or None if it got none. The events taken early answer their
+    own message later with a cheap "skipped"."""
     now = timezone.now()
+    pks = list(event_pks)
     claimable = Q(status__in=[Status.PENDING, Status.FAILED]) | Q(
         status=Status.PROCESSING, claimed_at__lt=now - _lease()
     )
-    claimed = (
-        WebhookEvent.objects.filter(claimable, pk__in=list(event_pks))
-        .exclude(attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS)
-        .update(
-            status=Status.PROCESSING,
-            claimed_at=now,
-            attempts=F("attempts") + 1,
-            # The sweeper's deadline: past it, this claim is presumed lost.
-            next_attempt_at=now + _lease(),
+    with transaction.atomic():
+        if more > 0:
+            # SKIP LOCKED: events another worker is claiming right now are its own (PostgreSQL; SQLite has
+            # one writer at a time anyway). The conditional UPDATE below is what makes a claim exclusive.
+            pending = WebhookEvent.objects.filter(status=Status.PENDING).exclude(pk__in=pks)
+            pks += (
+                pending.order_by("received_at").select_for_update(skip_locked=True).values_list("pk", flat=True)[:more]
+            )
+        claimed = (
+            WebhookEvent.objects.filter(claimable, pk__in=pks)
+            .exclude(attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS)
+            .update(
+                status=Status.PROCESSING,
+                claimed_at=now,
+                attempts=F("attempts") + 1,
+                # The sweeper's deadline: past it, this claim is presumed lost.
+                next_attempt_at=now + _lease(),
+            )
         )
-    )
-    return now if claimed else None
+    return (now, pks) if claimed else None
 
 
 def webhook_event_process(*, event_pk: int) -> Outcome:
@@ -80,18 +92,20 @@ def webhook_event_process(*, event_pk: int) -> Outcome:
     return webhook_events_process(event_pks=[event_pk])[event_pk]
 
 
-def webhook_events_process(*, event_pks) -> dict[int, Outcome]:
-    """Processes stored events, each at most once to completion; answers each one's Outcome. Never raises for
-    a handler's failure: it is recorded on its event and answered with the delay before the next attempt.
+def webhook_events_process(*, event_pks, more: int = 0) -> dict[int, Outcome]:
+    """Processes stored events, and up to `more` other pending ones (see _claim), each at most once to
+    completion; answers each one's Outcome. Never raises for a handler's failure: it is recorded on its event
+    and answered with the delay before the next attempt.
 
     One claim, one lock and one "processed" update serve the whole batch, and one transaction commits it; each
     handler runs in a savepoint of its own, so a failing handler undoes its own effect and nothing else, and
     an event's effect and its "processed" still commit together. Events are handled in the order of the object
     they touch, so that two workers' batches lock mirror rows in one order."""
     outcomes = {pk: Outcome("skipped") for pk in event_pks}
-    claimed_at = _claim(event_pks)
-    if claimed_at is None:
+    claim = _claim(event_pks, more=more)
+    if claim is None:
         return outcomes
+    claimed_at, event_pks = claim
     failures, claimed = [], []
     try:
         with transaction.atomic():
@@ -104,11 +118,11 @@ def webhook_events_process(*, event_pks) -> dict[int, Outcome]:
             )
             claimed = [event.pk for event in events]
             done: dict[str, list[int]] = {Status.PROCESSED: [], Status.IGNORED: []}
-            singles = []
-            for handler, group in _by_handler(events, done).items():
-                if len(group) > 1 and hasattr(handler, "apply_many"):
-                    group = _apply_many(handler, group, done)
-                singles += [(handler, event) for event in group]
+            batches, singles = _by_batch_form(events, done)
+            for apply_many, group in batches.items():
+                # A group of one is its handler's own call: no need to try it twice if it fails.
+                if len(group) == 1 or not _apply_many(apply_many, group, done):
+                    singles += [(handler_for(event.relationship, event.type), event) for event in group]
             for handler, event in singles:
                 try:
                     with transaction.atomic():
@@ -131,35 +145,37 @@ def webhook_events_process(*, event_pks) -> dict[int, Outcome]:
     return outcomes
 
 
-def _by_handler(events, done: dict) -> dict:
-    """The batch's events by handler (in their order); those without one are recorded as ignored."""
-    groups: dict = {}
+def _by_batch_form(events, done: dict) -> tuple[dict, list]:
+    """The batch's events grouped by their handler's batch form (`apply_many`, which several handlers may
+    share), and the (handler, event) pairs of handlers without one, in the events' order. Events without a
+    handler are recorded as ignored."""
+    batches: dict = {}
+    singles = []
     for event in events:
         handler = handler_for(event.relationship, event.type)
         if handler is None:
             done[Status.IGNORED].append(event.pk)
+        elif hasattr(handler, "apply_many"):
+            batches.setdefault(handler.apply_many, []).append(event)
         else:
-            groups.setdefault(handler, []).append(event)
-    return groups
+            singles.append((handler, event))
+    return batches, singles
 
 
-def _apply_many(handler, group: list, done: dict) -> list:
-    """A handler's batch form (`handler.apply_many(events)`, see billing/stripe/account_events.py) on several
-    events at once, in a savepoint: answers the events left to handle one by one. If it fails, all of them
-    are left, so that the one at fault fails alone."""
+def _apply_many(apply_many, group: list, done: dict) -> bool:
+    """A batch form (`apply_many(events)`, see billing/stripe/handlers.py) on its events at once, in a
+    savepoint. If it fails, answers False and its events are left to be handled one by one, so that the one
+    at fault fails alone."""
     try:
         with transaction.atomic():
-            left = handler.apply_many(group)
+            apply_many(group)
     except Exception:  # noqa: BLE001 - one by one instead, where each failure is recorded on its own event
         logger.info(
-            "Batch form of %s failed; handling its %s events one by one",
-            getattr(handler, "__name__", handler),
-            len(group),
+            "Batch form %s failed; handling its %s events one by one", getattr(apply_many, "__name__", ""), len(group)
         )
-        return group
-    left_pks = {event.pk for event in left}
-    done[Status.PROCESSED] += [event.pk for event in group if event.pk not in left_pks]
-    return [event for event in group if event.pk in left_pks]
+        return False
+    done[Status.PROCESSED] += [event.pk for event in group]
+    return True
 
 
 def _record_failure(event_pk: int, claimed_at, attempts: int | None, exc: Exception) -> Outcome:

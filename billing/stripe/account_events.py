@@ -1,8 +1,10 @@
 """Account-side webhook handlers (SPEC §0, §3): events from an account's own Stripe keep its mirror in step.
 
-Every object goes through `mirror.apply_event_object` with the event's id and `created`, so an event older than
-what a row already holds changes nothing (Stripe does not deliver in order), and a deletion marks the row
-deleted instead of removing it. Handlers run inside the processing transaction (billing/services/webhooks.py):
+Each handler lists the objects its event carries (`mirror_handler`); they go through
+`mirror.apply_event_objects` with the event's id and `created`, so an event older than what a row already holds
+changes nothing (Stripe does not deliver in order), and a deletion marks the row deleted instead of removing it.
+All of them share one batch form, `apply_mirror_events`, so a worker's batch of events of any of these types is
+applied together. Handlers run inside the processing transaction (billing/services/webhooks.py):
 no Stripe call, nothing but the mirror.
 
 Decisions (docs/webhooks.md):
@@ -18,12 +20,44 @@ Decisions (docs/webhooks.md):
 """
 
 import logging
+from collections.abc import Callable
 
 from billing.models import WebhookEvent
 from billing.stripe import mirror
-from billing.stripe.handlers import ACCOUNT, handles
+from billing.stripe.handlers import ACCOUNT, handler_for, handles
 
 logger = logging.getLogger(__name__)
+
+# What a mirror handler reads from its event: the objects it carries, each with whether it is a deletion.
+Objects = Callable[[WebhookEvent], list[tuple[dict, bool]]]
+
+
+def apply_mirror_events(events: list[WebhookEvent]) -> None:
+    """The batch form shared by every mirror handler: the objects of all the events, whatever their handler,
+    go through one mirror.apply_event_objects (one lock order across tables, a few statements for the lot)."""
+    items = [
+        mirror.EventObject(event.account, obj, event.stripe_event_id, event.created, deleted)
+        for event in events
+        for obj, deleted in handler_for(event.relationship, event.type).objects(event)
+    ]
+    applied = {id(item) for item in mirror.apply_event_objects(items)}
+    for item in items:
+        if id(item) not in applied:
+            logger.info("%s for %s is not newer than the mirror's copy: not applied", item.event_id, item.obj["id"])
+
+
+def mirror_handler(objects: Objects):
+    """A handler that mirrors what `objects(event)` lists; it carries its batch form (`apply_many`), shared by
+    all mirror handlers, so that a worker's batch applies them together."""
+
+    def handler(event: WebhookEvent) -> None:
+        apply_mirror_events([event])
+
+    handler.objects = objects
+    handler.apply_many = apply_mirror_events
+    handler.__name__ = handler.__qualname__ = objects.__name__
+    handler.__doc__ = objects.__doc__
+    return handler
 
 
 def _object(event: WebhookEvent) -> dict:
@@ -31,36 +65,11 @@ def _object(event: WebhookEvent) -> dict:
     return obj if isinstance(obj, dict) else {}
 
 
-def _apply(event: WebhookEvent, obj: dict, *, deleted: bool = False) -> bool:
-    applied = mirror.apply_event_object(
-        event.account, obj, event_id=event.stripe_event_id, event_created=event.created, deleted=deleted
-    )
-    if not applied:
-        logger.info(
-            "%s %s for %s is older than the mirror's copy: not applied", event.type, event.stripe_event_id, obj["id"]
-        )
-    return applied
-
-
-def _apply_many(events: list[WebhookEvent], *, deleted, skip_without_id: bool) -> list[WebhookEvent]:
-    """Several events of one worker batch through mirror.apply_event_objects (the same rules, a few statements
-    for the lot); answers the events it left to be handled one by one."""
-    pairs = []
-    for event in events:
-        obj = _object(event)
-        if skip_without_id and not obj.get("id"):
-            continue  # nothing to mirror: handled
-        pairs.append(
-            (event, mirror.EventObject(event.account, obj, event.stripe_event_id, event.created, deleted(event)))
-        )
-    rest = {id(item) for item in mirror.apply_event_objects([item for _, item in pairs])}
-    return [event for event, item in pairs if id(item) in rest]
-
-
-def _apply_expanded(event: WebhookEvent, value) -> None:
+def _expanded(value) -> list[tuple[dict, bool]]:
     """An expandable field: mirrored when Stripe sent the object, nothing when it sent only its id."""
     if isinstance(value, dict) and value.get("id") and mirror.is_mirrored(value.get("object")):
-        _apply(event, value)
+        return [(value, False)]
+    return []
 
 
 @handles(
@@ -79,17 +88,10 @@ def _apply_expanded(event: WebhookEvent, value) -> None:
     "plan.deleted",
     "invoice.deleted",
 )
-def mirror_object(event: WebhookEvent) -> None:
+@mirror_handler
+def mirror_object(event: WebhookEvent) -> list[tuple[dict, bool]]:
     """The event's object, as is; `*.deleted` marks it deleted (a deleted draft invoice too)."""
-    _apply(event, _object(event), deleted=_is_deletion(event))
-
-
-def _is_deletion(event: WebhookEvent) -> bool:
-    return event.type.endswith(".deleted")
-
-
-# Batch forms (billing/services/webhooks.py uses them for several events of one batch).
-mirror_object.apply_many = lambda events: _apply_many(events, deleted=_is_deletion, skip_without_id=False)
+    return [(_object(event), event.type.endswith(".deleted"))]
 
 
 @handles(
@@ -103,40 +105,34 @@ mirror_object.apply_many = lambda events: _apply_many(events, deleted=_is_deleti
     "refund.*",
     "payout.*",
 )
-def mirror_state_change(event: WebhookEvent) -> None:
+@mirror_handler
+def mirror_state_change(event: WebhookEvent) -> list[tuple[dict, bool]]:
     """Families whose every event carries the object's new state, none of them a deletion (see the module
     docstring for subscriptions and payment methods)."""
     obj = _object(event)
-    if not obj.get("id"):  # invoice.upcoming: a preview, not an invoice
-        return
-    _apply(event, obj)
-
-
-mirror_state_change.apply_many = lambda events: _apply_many(events, deleted=lambda _: False, skip_without_id=True)
+    return [(obj, False)] if obj.get("id") else []  # invoice.upcoming: a preview, not an invoice
 
 
 @handles(ACCOUNT, "charge.refunded")
-def mirror_refunded_charge(event: WebhookEvent) -> None:
-    """The charge, and the refunds it carries (Stripe embeds them in `refunds.data` in most API versions)."""
+@mirror_handler
+def mirror_refunded_charge(event: WebhookEvent) -> list[tuple[dict, bool]]:
+    """The charge, and the refunds it carries (Stripe embeds them in `refunds.data` in most API versions).
+    Each refund is guarded on its own row: a later `charge.refund.updated` wins over the copy embedded here."""
     charge = _object(event)
-    if not _apply(event, charge):
-        return  # an older event: its refunds are no newer than the charge it came with
-    refunds = (charge.get("refunds") or {}).get("data") or []
-    for refund in refunds:
-        if isinstance(refund, dict) and refund.get("id"):
-            _apply(event, {"charge": charge["id"], **refund})
+    refunds = [r for r in (charge.get("refunds") or {}).get("data") or [] if isinstance(r, dict) and r.get("id")]
+    return [(charge, False)] + [({"charge": charge["id"], **refund}, False) for refund in refunds]
 
 
 @handles(ACCOUNT, "payment_intent.*")
-def mirror_payment_intent_charge(event: WebhookEvent) -> None:
+@mirror_handler
+def mirror_payment_intent_charge(event: WebhookEvent) -> list[tuple[dict, bool]]:
     intent = _object(event)
-    _apply_expanded(event, intent.get("latest_charge"))
-    for charge in (intent.get("charges") or {}).get("data") or []:
-        _apply_expanded(event, charge)
+    charges = (intent.get("charges") or {}).get("data") or []
+    return [pair for value in [intent.get("latest_charge"), *charges] for pair in _expanded(value)]
 
 
 @handles(ACCOUNT, "checkout.session.completed", "checkout.session.async_payment_succeeded")
-def mirror_checkout_session(event: WebhookEvent) -> None:
+@mirror_handler
+def mirror_checkout_session(event: WebhookEvent) -> list[tuple[dict, bool]]:
     session = _object(event)
-    _apply_expanded(event, session.get("customer"))
-    _apply_expanded(event, session.get("subscription"))
+    return _expanded(session.get("customer")) + _expanded(session.get("subscription"))

@@ -13,9 +13,10 @@ handler.
 A handler runs inside the transaction that marks its event processed: it must not call Stripe or enqueue work
 directly (use `transaction.on_commit` / `delay_on_commit`), and it raises to fail the attempt.
 
-A handler may also offer a batch form, `handler.apply_many(events) -> events left`, used when a worker's batch
-holds several of its events: it must have the same effect as calling the handler on each event, and answers
-the events it left for one-by-one handling (billing/stripe/account_events.py does, for the mirror).
+A handler may also carry a batch form, `handler.apply_many(events)`, which a worker calls once with all the events
+of its batch whose handlers carry that same function (several handlers may share one): it must have the same
+effect as calling each event's handler on it. If it raises, the events are handled one by one, so that the one
+at fault fails alone (billing/stripe/account_events.py's mirror handlers share one).
 """
 
 from collections.abc import Callable

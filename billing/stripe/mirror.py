@@ -4,8 +4,8 @@ sync, single objects for webhooks. Nothing here calls Stripe.
 Public API:
 - `OBJECT_NAMES`, `is_mirrored(object_name)`, `model_for(object_name)`;
 - `upsert_objects(account, object_name, objects, *, seen_in_run=None, fetched_at=None, payout=None) -> int`;
-- `apply_event_object(account, obj, *, event_id, event_created, deleted=False) -> bool`, and its batch form
-  `apply_event_objects(items) -> items left for apply_event_object`;
+- `apply_event_objects(items) -> the items applied` (webhook events' objects, one event's or a batch's), and
+  `apply_event_object(account, obj, *, event_id, event_created, deleted=False) -> bool` for one;
 - `mark_unseen_deleted(account, object_name, *, pass_id, since) -> int`;
 - `link_customers(account) -> int`.
 
@@ -55,7 +55,7 @@ class ObjectType:
     model: type[StripeObject]
     columns: Callable[[Obj], Obj]
     customer_fk: bool = False
-    # Called after the parents of a page are written, with the written rows and their objects.
+    # Called after the parents are written, with (account pk, object) pairs: children(pairs, seen_in_run=, now=).
     children: Callable | None = None
 
     def update_fields(self, *, with_seen: bool, with_ordering: bool, extra: Iterable[str] = ()) -> list[str]:
@@ -100,24 +100,27 @@ def _customer_pks(account, customer_ids: Iterable[str]) -> dict[str, int]:
     return {stripe_id: pk for (_, stripe_id), pk in found.items()}
 
 
-def _upsert_subscription_items(account, parents: list, objects: list[Obj], *, seen_in_run, now):
-    """Items are replaced with what Stripe sent: upserted in bulk, and those gone from a subscription removed.
-    A subscription whose item list is truncated (`has_more`) keeps the items not sent (the sync fetches the
-    rest before calling this)."""
-    pks = {row.stripe_id: row.pk for row in parents}
-    if any(pk is None for pk in pks.values()):
-        pks = dict(Subscription.objects.filter(account=account, stripe_id__in=pks).values_list("stripe_id", "pk"))
-    rows, complete = [], []
-    for obj in objects:
-        items = obj.get("items")
-        if obj.get("deleted") or not isinstance(items, dict) or pks.get(obj["id"]) is None:
+def _upsert_subscription_items(parents: list[tuple[int, Obj]], *, seen_in_run, now):
+    """Items are replaced with what Stripe sent, for (account pk, subscription object) pairs of any accounts:
+    upserted in bulk, and those gone from a subscription removed. A subscription whose item list is truncated
+    (`has_more`) keeps the items not sent (the sync fetches the rest before calling this)."""
+    parents = [(a, obj) for a, obj in parents if not obj.get("deleted") and isinstance(obj.get("items"), dict)]
+    if not parents:
+        return
+    found = Subscription.objects.filter(_per_account(((a, obj["id"]) for a, obj in parents), "stripe_id"))
+    pks = {(a, stripe_id): pk for a, stripe_id, pk in found.values_list("account_id", "stripe_id", "pk")}
+    rows, complete, sent = [], {}, {}
+    for account_pk, obj in parents:
+        pk = pks.get((account_pk, obj["id"]))
+        if pk is None:
             continue
         for columns in mappers.subscription_items(obj):
-            row = SubscriptionItem(account_id=account.pk, subscription_id=pks[obj["id"]], synced_at=now, **columns)
+            row = SubscriptionItem(account_id=account_pk, subscription_id=pk, synced_at=now, **columns)
             row.seen_in_run = seen_in_run
             rows.append(row)
-        if not items.get("has_more"):
-            complete.append(pks[obj["id"]])
+            sent.setdefault(account_pk, []).append(row.stripe_id)
+        if not obj["items"].get("has_more"):
+            complete.setdefault(account_pk, []).append(pk)
     if rows:
         SubscriptionItem.objects.bulk_create(
             rows,
@@ -125,10 +128,15 @@ def _upsert_subscription_items(account, parents: list, objects: list[Obj], *, se
             unique_fields=["account", "stripe_id"],
             update_fields=_ITEM_TYPE.update_fields(with_seen=seen_in_run is not None, with_ordering=False),
         )
+    # An item's id is unique within its account, so an item sent for any subscription of the account is kept
+    # (it may have moved between subscriptions: the upsert moved it).
+    gone = Q(pk__in=[])
+    for account_pk, subscription_pks in complete.items():
+        gone |= Q(account_id=account_pk, subscription_id__in=subscription_pks) & ~Q(
+            stripe_id__in=sent.get(account_pk, [])
+        )
     if complete:
-        SubscriptionItem.objects.filter(account=account, subscription_id__in=complete).exclude(
-            stripe_id__in=[row.stripe_id for row in rows]
-        ).delete()
+        SubscriptionItem.objects.filter(gone).delete()
 
 
 _ITEM_TYPE = ObjectType(SubscriptionItem, lambda obj: {})
@@ -233,7 +241,7 @@ def upsert_objects(
             rows, update_conflicts=True, unique_fields=["account", "stripe_id"], update_fields=update_fields
         )
         if otype.children:
-            otype.children(account, rows, page, seen_in_run=seen_in_run, now=now)
+            otype.children([(account.pk, obj) for obj in page], seen_in_run=seen_in_run, now=now)
     return len(rows)
 
 
@@ -245,46 +253,8 @@ def is_newer(event_created: int, event_id: str, row_created: int | None, row_eve
 
 
 def apply_event_object(account, obj: dict, *, event_id: str, event_created: int, deleted: bool = False) -> bool:
-    """Applies one object from a webhook event, if the event is newer than what the row holds; creates the row
-    if absent; marks it deleted (never removes it) when `deleted` or the object says `deleted: true`.
-    Returns whether it applied. Runs with the row locked until the transaction (the caller's, or its own)
-    ends, so two events for one object apply one after the other, and the older loses whichever arrives
-    last. Raises UnsupportedObject."""
-    otype = object_type(obj.get("object"))
-    stripe_id = obj.get("id")
-    if not stripe_id:
-        raise UnsupportedObject("A Stripe object without an id cannot be mirrored.")
-    model = otype.model
-    stub = bool(obj.get("deleted"))  # Stripe's deleted objects carry only id, object and deleted
-    now = timezone.now()
-    # No savepoint of its own: a webhook handler already runs in one (billing/services/webhooks.py), and an
-    # error here must undo the handler's whole effect anyway; called outside a transaction, this opens one.
-    with transaction.atomic(savepoint=False):
-        rows = _lock(model.objects.filter(account=account, stripe_id=stripe_id))
-        row = rows.first()
-        if row is None:
-            # A first event about this object: insert-if-absent, so that the lock always has a row to hold,
-            # even for two concurrent first events about the same object.
-            model.objects.bulk_create([model(account_id=account.pk, stripe_id=stripe_id)], ignore_conflicts=True)
-            row = rows.get()
-        if not is_newer(event_created, event_id, row.last_event_created, row.last_event_id):
-            return False
-        placeholder = row.last_event_created is None and row.created is None and not row.data
-        if not stub:
-            customer_pks = _customer_pks(account, [mappers.ref(obj.get("customer"))]) if otype.customer_fk else {}
-            built = _build(otype, account, obj, customer_pks=customer_pks, now=now, extra={})
-            for name in otype.update_fields(with_seen=False, with_ordering=False):
-                setattr(row, name, getattr(built, name))
-        elif placeholder:
-            row.data, row.livemode = obj, bool(obj.get("livemode", False))
-        row.deleted = deleted or stub
-        row.last_event_created, row.last_event_id, row.synced_at = int(event_created), event_id, now
-        row.save()
-        if otype.children and not stub:
-            otype.children(account, [row], [obj], seen_in_run=None, now=now)
-        if model is Customer and placeholder:
-            _link_customers([(account.pk, row.stripe_id)])
-    return True
+    """Applies one object from a webhook event (apply_event_objects with one item); returns whether it applied."""
+    return bool(apply_event_objects([EventObject(account, obj, event_id, event_created, deleted)]))
 
 
 @dataclass(frozen=True)
@@ -299,28 +269,33 @@ class EventObject:
 
 
 def apply_event_objects(items: list[EventObject]) -> list[EventObject]:
-    """The batch form of apply_event_object, for the objects of one worker's batch of events (any accounts):
-    one lock, one customer lookup and one write per table instead of a few statements per event. Same rules:
-    among the items about one object only the newest counts, and it applies only if newer than what the row
-    holds.
+    """Applies the objects carried by webhook events (one event, or a worker's batch of events of any accounts)
+    where each event is newer than what the row holds; answers the items that applied. Among the items about
+    one object only the newest counts (Stripe does not deliver in order).
 
-    Objects not mirrored yet are inserted first (insert-if-absent, as apply_event_object does, so that the
-    lock always has a row to hold), and the rows waiting for a customer that arrives here are linked to it.
-    Answers the items it did not handle (a deletion stub, a subscription with its items), which the caller
-    applies one by one with apply_event_object. Rows are locked in one order (table, account, Stripe id) until
-    the transaction ends. Raises UnsupportedObject."""
-    rest: list[EventObject] = []
+    - A first event about an object creates its row: rows are inserted if absent before the lock, so that the
+      lock always has a row to hold, even for two concurrent first events about one object.
+    - A deletion (`deleted`, or Stripe's stub `{"id", "object", "deleted": true}`) marks the row deleted,
+      never removes it; a stub keeps the columns the row had.
+    - A subscription's items are replaced with those it carries.
+    - Rows waiting for a customer that arrives here are linked to it.
+
+    Costs a few statements per table whatever the number of items. Rows are locked in one order (table,
+    account, Stripe id) until the transaction (the caller's, or its own) ends, so two batches about the same
+    objects apply one after the other without deadlocking. Raises UnsupportedObject."""
     newest: dict[type, dict[tuple, EventObject]] = {}
     for item in items:
         otype = object_type(item.obj.get("object"))
-        if not item.obj.get("id") or item.obj.get("deleted") or otype.children:
-            rest.append(item)
-            continue
+        if not item.obj.get("id"):
+            raise UnsupportedObject("A Stripe object without an id cannot be mirrored.")
         key = (item.account.pk, item.obj["id"])
         held = newest.setdefault(otype.model, {}).get(key)
         if held is None or is_newer(item.event_created, item.event_id, held.event_created, held.event_id):
             newest[otype.model][key] = item
     now = timezone.now()
+    applied: list[EventObject] = []
+    # No savepoint of its own: a webhook handler already runs in one (billing/services/webhooks.py), and an
+    # error here must undo the handler's whole effect anyway; called outside a transaction, this opens one.
     with transaction.atomic(savepoint=False):
         for model in sorted(newest, key=lambda m: m._meta.db_table):
             wanted = newest[model]
@@ -332,17 +307,25 @@ def apply_event_objects(items: list[EventObject]) -> list[EventObject]:
                     ignore_conflicts=True,
                 )
                 state.update(_locked_state(model, {key: wanted[key] for key in missing}))
-            apply = [
-                item
+            newer = {
+                key: item
                 for key, item in wanted.items()
-                if is_newer(item.event_created, item.event_id, state[key][1], state[key][2])
-            ]
-            if apply:
-                _write_newer(model, apply, now)
+                if is_newer(item.event_created, item.event_id, state[key].last_event_created, state[key].last_event_id)
+            }
+            stubs = [key for key, item in newer.items() if item.obj.get("deleted")]
+            full = [item for key, item in newer.items() if not item.obj.get("deleted")]
+            if full:
+                _write_newer(model, full, now)
+            for key in stubs:
+                _write_stub(model, state[key], newer[key], now)
+            children = object_type(full[0].obj.get("object")).children if full else None
+            if children:
+                children([(item.account.pk, item.obj) for item in full], seen_in_run=None, now=now)
             if model is Customer:
                 # Rows that name a customer not mirrored until now (placeholders: no Stripe data yet).
-                _link_customers([key for key in wanted if state[key][0] is None and state[key][1] is None])
-    return rest
+                _link_customers([key for key in newer if state[key].placeholder])
+            applied += newer.values()
+    return applied
 
 
 def _link_customers(keys: list[tuple]) -> None:
@@ -356,12 +339,25 @@ def _link_customers(keys: list[tuple]) -> None:
         model.objects.filter(waiting, customer__isnull=True).update(customer=Subquery(customer_pk.values("pk")[:1]))
 
 
-def _locked_state(model, wanted: dict[tuple, EventObject]) -> dict[tuple, tuple]:
-    """(account pk, Stripe id) → (created, last event created, last event id) of the rows that exist, locked."""
+@dataclass(frozen=True)
+class _RowState:
+    pk: int
+    synced_at: datetime | None
+    last_event_created: int | None
+    last_event_id: str
+
+    @property
+    def placeholder(self) -> bool:
+        """Inserted by a first event and not written yet: every write stamps `synced_at`, the insert does not."""
+        return self.synced_at is None
+
+
+def _locked_state(model, wanted: dict[tuple, EventObject]) -> dict[tuple, _RowState]:
+    """(account pk, Stripe id) → the state of the rows that exist, locked."""
     rows = _lock(
         model.objects.filter(_per_account(wanted, "stripe_id")).order_by("account_id", "stripe_id")
-    ).values_list("account_id", "stripe_id", "created", "last_event_created", "last_event_id")
-    return {(account_pk, stripe_id): rest for account_pk, stripe_id, *rest in rows}
+    ).values_list("account_id", "stripe_id", "pk", "synced_at", "last_event_created", "last_event_id")
+    return {(account_pk, stripe_id): _RowState(*rest) for account_pk, stripe_id, *rest in rows}
 
 
 def _write_newer(model, items: list[EventObject], now) -> None:
@@ -387,6 +383,15 @@ def _write_newer(model, items: list[EventObject], now) -> None:
         unique_fields=["account", "stripe_id"],
         update_fields=otype.update_fields(with_seen=False, with_ordering=True),
     )
+
+
+def _write_stub(model, row: _RowState, item: EventObject, now) -> None:
+    """A deletion stub (Stripe's `{"id", "object", "deleted": true}`): the row keeps its columns and is marked
+    deleted; a row that never had data gets the stub as its data."""
+    changes = {"deleted": True, "last_event_created": int(item.event_created), "last_event_id": item.event_id}
+    if row.placeholder:
+        changes.update(data=item.obj, livemode=bool(item.obj.get("livemode", False)))
+    model.objects.filter(pk=row.pk).update(synced_at=now, **changes)
 
 
 _CUSTOMER_DEPENDENTS = [t.model for t in _TYPES.values() if t.customer_fk]

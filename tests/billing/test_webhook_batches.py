@@ -80,7 +80,7 @@ def test_deletions_and_first_events_in_one_batch(connected):
         [
             stored(connected, "product.deleted", {**product, "deleted": True}, T0 + 2),
             stored(connected, "product.updated", {**product, "name": "Before deletion"}, T0 + 1),
-            stored(connected, "customer.created", customer(9), T0),  # no row yet: one by one
+            stored(connected, "customer.created", customer(9), T0),  # no row yet: inserted first
             stored(connected, "price.updated", localstripe("plan", id="plan_B1"), T0),
             stored(connected, "price.updated", today("price", id="price_B1"), T0),
         ]
