@@ -58,33 +58,37 @@ def _lease() -> timedelta:
 def _claim(event_pks, *, more: int = 0) -> tuple[object, list[int]] | None:
     """Takes the events for this worker, and up to `more` other pending events (oldest first) whose messages
     have not reached a worker yet: under load, batches grow and each event costs less. Answers the claim's
-    timestamp (its token) and the pks it tried, or None if it got none. The events taken early answer their
+    timestamp (its token) and the pks it took, or None if it got none. The events taken early answer their
     own message later with a cheap "skipped"."""
     now = timezone.now()
-    pks = list(event_pks)
     claimable = Q(status__in=[Status.PENDING, Status.FAILED]) | Q(
         status=Status.PROCESSING, claimed_at__lt=now - _lease()
     )
     with transaction.atomic():
+        # SKIP LOCKED (PostgreSQL; SQLite's IMMEDIATE transactions have one writer at a time): rows another
+        # worker is claiming right now are left to it, so two claims never wait on each other's rows (they
+        # deadlocked when each took some of the other's events). Locked here, updated below without waiting.
+        mine = WebhookEvent.objects.filter(claimable, pk__in=list(event_pks))
+        pks = list(
+            mine.exclude(attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
         if more > 0:
-            # SKIP LOCKED: events another worker is claiming right now are its own (PostgreSQL; SQLite has
-            # one writer at a time anyway). The conditional UPDATE below is what makes a claim exclusive.
-            pending = WebhookEvent.objects.filter(status=Status.PENDING).exclude(pk__in=pks)
+            pending = WebhookEvent.objects.filter(status=Status.PENDING).exclude(pk__in=list(event_pks))
             pks += (
                 pending.order_by("received_at").select_for_update(skip_locked=True).values_list("pk", flat=True)[:more]
             )
-        claimed = (
-            WebhookEvent.objects.filter(claimable, pk__in=pks)
-            .exclude(attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS)
-            .update(
-                status=Status.PROCESSING,
-                claimed_at=now,
-                attempts=F("attempts") + 1,
-                # The sweeper's deadline: past it, this claim is presumed lost.
-                next_attempt_at=now + _lease(),
-            )
+        if not pks:
+            return None
+        WebhookEvent.objects.filter(pk__in=pks).update(
+            status=Status.PROCESSING,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+            # The sweeper's deadline: past it, this claim is presumed lost.
+            next_attempt_at=now + _lease(),
         )
-    return (now, pks) if claimed else None
+    return now, pks
 
 
 def webhook_event_process(*, event_pk: int) -> Outcome:

@@ -294,49 +294,55 @@ def apply_event_objects(items: list[EventObject]) -> list[EventObject]:
             newest[otype.model][key] = item
     now = timezone.now()
     applied: list[EventObject] = []
+    arrived: set[tuple] = set()  # (account pk, Stripe id) of customers mirrored for the first time here
     # No savepoint of its own: a webhook handler already runs in one (billing/services/webhooks.py), and an
     # error here must undo the handler's whole effect anyway; called outside a transaction, this opens one.
     with transaction.atomic(savepoint=False):
-        for model in sorted(newest, key=lambda m: m._meta.db_table):
-            wanted = newest[model]
-            state = _locked_state(model, wanted)
-            missing = [key for key in wanted if key not in state]
+        for model in _lock_order(newest):
+            wanted = newest.get(model, {})
+            state, waiting_pks = _locked_state(model, wanted, arrived if model in _CUSTOMER_DEPENDENTS else set())
+            missing = sorted(key for key in wanted if key not in state)
             if missing:
                 model.objects.bulk_create(
                     [model(account_id=account_pk, stripe_id=stripe_id) for account_pk, stripe_id in missing],
                     ignore_conflicts=True,
                 )
-                state.update(_locked_state(model, {key: wanted[key] for key in missing}))
+                state.update(_locked_state(model, {key: wanted[key] for key in missing}, set())[0])
             newer = {
                 key: item
                 for key, item in wanted.items()
                 if is_newer(item.event_created, item.event_id, state[key].last_event_created, state[key].last_event_id)
             }
-            stubs = [key for key, item in newer.items() if item.obj.get("deleted")]
-            full = [item for key, item in newer.items() if not item.obj.get("deleted")]
+            full = [item for item in newer.values() if not item.obj.get("deleted")]
             if full:
                 _write_newer(model, full, now)
-            for key in stubs:
-                _write_stub(model, state[key], newer[key], now)
-            children = object_type(full[0].obj.get("object")).children if full else None
-            if children:
-                children([(item.account.pk, item.obj) for item in full], seen_in_run=None, now=now)
+                children = object_type(full[0].obj.get("object")).children
+                if children:
+                    children([(item.account.pk, item.obj) for item in full], seen_in_run=None, now=now)
+            for key, item in newer.items():
+                if item.obj.get("deleted"):
+                    _write_stub(model, state[key], item, now)
+            if waiting_pks:
+                _link_customers(model, waiting_pks)
             if model is Customer:
-                # Rows that name a customer not mirrored until now (placeholders: no Stripe data yet).
-                _link_customers([key for key in newer if state[key].placeholder])
+                arrived = {key for key in newer if state[key].placeholder}
             applied += newer.values()
     return applied
 
 
-def _link_customers(keys: list[tuple]) -> None:
-    """Fills the customer of the rows that name these (account pk, customer Stripe id) and were written before
-    the customer was mirrored. One UPDATE per table."""
-    if not keys:
-        return
-    waiting = _per_account(keys, "customer_stripe_id")
-    for model in _CUSTOMER_DEPENDENTS:
-        customer_pk = Customer.objects.filter(account=OuterRef("account"), stripe_id=OuterRef("customer_stripe_id"))
-        model.objects.filter(waiting, customer__isnull=True).update(customer=Subquery(customer_pk.values("pk")[:1]))
+def _lock_order(newest: dict) -> list:
+    """The tables to visit, in the one order every batch locks rows in: customers first (the rows that were
+    waiting for a customer mirrored here are linked to it in their own table's turn), then by table name."""
+    models = set(newest)
+    if Customer in models:
+        models.update(_CUSTOMER_DEPENDENTS)
+    return sorted(models, key=lambda model: (model is not Customer, model._meta.db_table))
+
+
+def _link_customers(model, pks: list[int]) -> None:
+    """Fills the customer of rows written before their customer was mirrored (rows locked by the caller)."""
+    customer_pk = Customer.objects.filter(account=OuterRef("account"), stripe_id=OuterRef("customer_stripe_id"))
+    model.objects.filter(pk__in=pks).update(customer=Subquery(customer_pk.values("pk")[:1]))
 
 
 @dataclass(frozen=True)
@@ -352,12 +358,23 @@ class _RowState:
         return self.synced_at is None
 
 
-def _locked_state(model, wanted: dict[tuple, EventObject]) -> dict[tuple, _RowState]:
-    """(account pk, Stripe id) → the state of the rows that exist, locked."""
-    rows = _lock(
-        model.objects.filter(_per_account(wanted, "stripe_id")).order_by("account_id", "stripe_id")
-    ).values_list("account_id", "stripe_id", "pk", "synced_at", "last_event_created", "last_event_id")
-    return {(account_pk, stripe_id): _RowState(*rest) for account_pk, stripe_id, *rest in rows}
+def _locked_state(model, wanted: dict[tuple, EventObject], arrived: set[tuple]) -> tuple[dict, list[int]]:
+    """Locks, in (account, Stripe id) order, the rows of `wanted` that exist and the rows still waiting for a
+    customer among `arrived` ((account pk, customer Stripe id) pairs). Answers (account pk, Stripe id) →
+    _RowState for the first, and the pks of the second."""
+    match = _per_account(wanted, "stripe_id")
+    fields = ["account_id", "stripe_id", "pk", "synced_at", "last_event_created", "last_event_id"]
+    if arrived:
+        match |= _per_account(arrived, "customer_stripe_id") & Q(customer__isnull=True)
+        fields += ["customer_id", "customer_stripe_id"]
+    rows = _lock(model.objects.filter(match).order_by("account_id", "stripe_id")).values_list(*fields)
+    state, waiting = {}, []
+    for account_pk, stripe_id, pk, synced_at, last_created, last_id, *customer in rows:
+        if (account_pk, stripe_id) in wanted:
+            state[(account_pk, stripe_id)] = _RowState(pk, synced_at, last_created, last_id)
+        if customer and customer[0] is None and (account_pk, customer[1]) in arrived:
+            waiting.append(pk)
+    return state, waiting
 
 
 def _write_newer(model, items: list[EventObject], now) -> None:

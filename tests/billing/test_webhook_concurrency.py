@@ -3,6 +3,7 @@
 Duplicate deliveries race on the insert, duplicate messages race on the claim; either way a handler's effect
 happens once."""
 
+import random
 import threading
 
 import pytest
@@ -151,3 +152,63 @@ def test_overlapping_batches_written_at_once_store_each_event_once(connected):
         assert len(firsts) == 1, event["id"]
     assert WebhookEvent.objects.count() == 20
     assert sorted(handler.calls) == sorted(e["id"] for e in events)
+
+
+def test_workers_whose_batches_take_each_others_pending_events_run_each_event_once(connected):
+    """Each worker's batch takes its message's events and any other pending ones (webhook_events_process's
+    `more`), so batches overlap; the claims skip rows another claim holds instead of waiting for them (two
+    claims each holding some of the other's events deadlocked)."""
+    rows = [stored(connected, f"evt_more_{n}") for n in range(240)]
+    messages = [[row.pk for row in rows[i::CLIENTS]] for i in range(CLIENTS)]
+    with registered("account", TYPE, RecordingHandler()) as handler:
+        outcomes = run_concurrently(lambda i: webhooks.webhook_events_process(event_pks=messages[i], more=60), CLIENTS)
+
+    assert sorted(handler.calls) == sorted(row.stripe_event_id for row in rows)  # each once
+    by_event: dict = {}
+    for result in outcomes:
+        for pk, outcome in result.items():
+            by_event.setdefault(pk, []).append(outcome.status)
+    assert all(sorted(statuses)[0] == Status.PROCESSED for statuses in by_event.values())
+    assert set(WebhookEvent.objects.values_list("status", "attempts")) == {(Status.PROCESSED, 1)}
+
+
+def test_overlapping_mirror_batches_lock_rows_in_one_order(connected, caplog):
+    """Workers' batches about the same objects, in different orders: customers seen for the first time and
+    invoices and charges that name them, some written before their customer. Every batch locks rows in one
+    order (customers first, the rows waiting for them in their own table's turn), so none waits on another
+    that waits on it: no batch fails and falls back to one by one, and every row ends linked."""
+    from billing.models import Charge, Customer, Invoice
+    from tests.billing.stripe_objects import today
+
+    rng = random.Random(5)
+    specs = []
+    for n in range(30):
+        customer = f"cus_L{n}"
+        specs += [
+            ("customer.created", today("customer", id=customer, email=f"{n}@x.com")),
+            ("invoice.updated", today("invoice", id=f"in_L{n}", customer=customer)),
+            ("charge.updated", today("charge", id=f"ch_L{n}", customer=customer)),
+        ]
+    # Half the invoices and charges arrive (and are processed) before any customer: they wait to be linked.
+    early = [stored_mirror(connected, f"evt_e{k}", *specs[k], created=1) for k in range(len(specs)) if k % 6 in (1, 2)]
+    webhooks.webhook_events_process(event_pks=[row.pk for row in early])
+    messages = []
+    for i in range(CLIENTS):
+        picked = rng.sample(range(len(specs)), 40)
+        messages.append([stored_mirror(connected, f"evt_m{i}_{k}", *specs[k], created=10 + i).pk for k in picked])
+
+    with caplog.at_level("INFO", logger="billing.services.webhooks"):
+        run_concurrently(lambda i: webhooks.webhook_events_process(event_pks=messages[i]), CLIENTS)
+
+    assert not [r for r in caplog.records if "one by one" in r.getMessage()]
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {Status.PROCESSED}
+    customers = set(Customer.objects.filter(account=connected).values_list("stripe_id", flat=True))
+    assert len(customers) > 20
+    for model in (Invoice, Charge):
+        linked = model.objects.filter(account=connected, customer__isnull=False)
+        mirrored = set(model.objects.filter(account=connected).values_list("customer_stripe_id", flat=True))
+        assert set(linked.values_list("customer__stripe_id", flat=True)) == mirrored & customers
+
+
+def stored_mirror(account, event_id: str, event_type: str, obj: dict, *, created: int) -> WebhookEvent:
+    return stored_event(account, event_id, event_type=event_type, obj=obj, created=created)
