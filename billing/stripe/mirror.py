@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -76,22 +76,57 @@ def _lock(queryset):
     return queryset.select_for_update(no_key=connection.features.has_select_for_no_key_update)
 
 
-def _per_account(pairs: Iterable[tuple], field: str) -> Q:
-    """One condition for (account pk, Stripe id) pairs of several accounts: `field` among each account's ids.
-    Matches nothing when no pair carries an id."""
-    ids_by_account: dict = {}
-    for account_pk, stripe_id in pairs:
-        if stripe_id:
-            ids_by_account.setdefault(account_pk, set()).add(stripe_id)
-    match = Q(pk__in=[])
-    for account_pk, stripe_ids in ids_by_account.items():
-        match |= Q(account_id=account_pk, **{f"{field}__in": sorted(stripe_ids)})
-    return match
+def _pairs_in(model, field: str, pairs: Iterable[tuple]) -> list[tuple[str, list]]:
+    """`(account, <field>) IN (VALUES ...)` for (account pk, value) pairs, as (SQL, params) chunks within the
+    backend's parameter limit; none when no pair carries a value. A row-value comparison (PostgreSQL, and
+    SQLite since 3.15): Django's Q needs one condition per account, whose building cost more than the query."""
+    account = model._meta.get_field("account")
+    pairs = sorted({(account_pk, value) for account_pk, value in pairs if value})
+    step = (connection.features.max_query_params or 2 * len(pairs) or 2) // 2
+    columns = f"({connection.ops.quote_name(account.column)}, {connection.ops.quote_name(field)})"
+    chunks = []
+    for start in range(0, len(pairs), step):
+        chunk = pairs[start : start + step]
+        params = [p for account_pk, value in chunk for p in (account.get_db_prep_value(account_pk, connection), value)]
+        chunks.append((f"{columns} IN (VALUES {', '.join(['(%s, %s)'] * len(chunk))})", params))
+    return chunks
+
+
+def _rows(model, columns: list[str], conditions: list[tuple[str, list]], *, lock: bool = False) -> list[tuple]:
+    """Rows of `model` matching any of the conditions, as tuples of `columns` (account pk first, as a Python
+    value), in (account, Stripe id) order; `lock` locks them (see _lock) until the transaction ends. One
+    statement, unless the parameters exceed the backend's limit (SQLite, which has no row locks to order)."""
+    if not conditions:
+        return []
+    limit = connection.features.max_query_params
+    statements, where, params = [], [], []
+    for sql, values in conditions:
+        if where and limit and len(params) + len(values) > limit:
+            statements.append((where, params))
+            where, params = [], []
+        where.append(sql)
+        params += values
+    statements.append((where, params))
+    qn = connection.ops.quote_name
+    suffix = ""
+    if lock and connection.features.has_select_for_update:
+        suffix = " " + connection.ops.for_update_sql(no_key=connection.features.has_select_for_no_key_update)
+    account = model._meta.get_field("account")
+    rows = []
+    with connection.cursor() as cursor:
+        for where, params in statements:
+            cursor.execute(
+                f"SELECT {', '.join(qn(c) for c in columns)} FROM {qn(model._meta.db_table)}"
+                f" WHERE {' OR '.join(where)} ORDER BY {qn(account.column)}, {qn('stripe_id')}{suffix}",
+                params,
+            )
+            rows += [(account.target_field.to_python(row[0]), *row[1:]) for row in cursor.fetchall()]
+    return rows
 
 
 def _customer_pks_by_account(pairs: Iterable[tuple]) -> dict[tuple, int]:
     """(account pk, customer's Stripe id) → the mirrored customer's pk, in one query."""
-    rows = Customer.objects.filter(_per_account(pairs, "stripe_id")).values_list("account_id", "stripe_id", "pk")
+    rows = _rows(Customer, ["account_id", "stripe_id", "id"], _pairs_in(Customer, "stripe_id", pairs))
     return {(account_pk, stripe_id): pk for account_pk, stripe_id, pk in rows}
 
 
@@ -107,8 +142,9 @@ def _upsert_subscription_items(parents: list[tuple[int, Obj]], *, seen_in_run, n
     parents = [(a, obj) for a, obj in parents if not obj.get("deleted") and isinstance(obj.get("items"), dict)]
     if not parents:
         return
-    found = Subscription.objects.filter(_per_account(((a, obj["id"]) for a, obj in parents), "stripe_id"))
-    pks = {(a, stripe_id): pk for a, stripe_id, pk in found.values_list("account_id", "stripe_id", "pk")}
+    parents_ids = [(a, obj["id"]) for a, obj in parents]
+    found = _rows(Subscription, ["account_id", "stripe_id", "id"], _pairs_in(Subscription, "stripe_id", parents_ids))
+    pks = {(a, stripe_id): pk for a, stripe_id, pk in found}
     rows, complete, sent = [], {}, {}
     for account_pk, obj in parents:
         pk = pks.get((account_pk, obj["id"]))
@@ -359,17 +395,21 @@ class _RowState:
 
 
 def _locked_state(model, wanted: dict[tuple, EventObject], arrived: set[tuple]) -> tuple[dict, list[int]]:
-    """Locks, in (account, Stripe id) order, the rows of `wanted` that exist and the rows still waiting for a
-    customer among `arrived` ((account pk, customer Stripe id) pairs). Answers (account pk, Stripe id) →
-    _RowState for the first, and the pks of the second."""
-    match = _per_account(wanted, "stripe_id")
-    fields = ["account_id", "stripe_id", "pk", "synced_at", "last_event_created", "last_event_id"]
+    """Locks, in (account, Stripe id) order and in one statement, the rows of `wanted` that exist and the rows
+    still waiting for a customer among `arrived` ((account pk, customer Stripe id) pairs). Answers (account pk,
+    Stripe id) → _RowState for the first, and the pks of the second."""
+    columns = ["account_id", "stripe_id", "id", "synced_at", "last_event_created", "last_event_id"]
+    conditions = _pairs_in(model, "stripe_id", wanted)
     if arrived:
-        match |= _per_account(arrived, "customer_stripe_id") & Q(customer__isnull=True)
-        fields += ["customer_id", "customer_stripe_id"]
-    rows = _lock(model.objects.filter(match).order_by("account_id", "stripe_id")).values_list(*fields)
+        columns += ["customer_id", "customer_stripe_id"]
+        conditions += [
+            (f"({sql} AND customer_id IS NULL)", params)
+            for sql, params in _pairs_in(model, "customer_stripe_id", arrived)
+        ]
     state, waiting = {}, []
-    for account_pk, stripe_id, pk, synced_at, last_created, last_id, *customer in rows:
+    for account_pk, stripe_id, pk, synced_at, last_created, last_id, *customer in _rows(
+        model, columns, conditions, lock=True
+    ):
         if (account_pk, stripe_id) in wanted:
             state[(account_pk, stripe_id)] = _RowState(pk, synced_at, last_created, last_id)
         if customer and customer[0] is None and (account_pk, customer[1]) in arrived:
