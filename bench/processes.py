@@ -24,17 +24,26 @@ def _stop(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 20) ->
 
 @contextmanager
 def daphne_servers(daphne: str, application: str, *, count: int, env: dict, cwd: Path, log: Path, ready_path: str):
-    """Yields the base URL of `count` daphne processes accepting on one socket (`daphne --fd`)."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4096)
-    listener.set_inheritable(True)
-    base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    """Yields the base URL of `count` daphne processes serving one port, each on a listening socket of its own
+    (`daphne --fd`) bound with SO_REUSEPORT, so that the kernel spreads connections evenly between them. (On one
+    shared socket, the process that wakes first accepts: the 16 keep-alive connections of a run could all
+    land on one process and leave the other idle.)"""
+    listeners = []
+    port = 0
+    for _ in range(count):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind(("127.0.0.1", port))
+        port = listener.getsockname()[1]
+        listener.listen(4096)
+        listener.set_inheritable(True)
+        listeners.append(listener)
+    base_url = f"http://127.0.0.1:{port}"
     processes = []
     try:
         with log.open("ab") as out:
-            for _ in range(count):
+            for listener in listeners:
                 processes.append(
                     subprocess.Popen(
                         [daphne, "--fd", str(listener.fileno()), "-v", "0", application],
@@ -51,7 +60,8 @@ def daphne_servers(daphne: str, application: str, *, count: int, env: dict, cwd:
     finally:
         for process in processes:
             _stop(process)
-        listener.close()
+        for listener in listeners:
+            listener.close()
 
 
 def _wait_http(url: str, processes, log: Path, timeout: float = 60) -> None:

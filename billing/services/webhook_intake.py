@@ -353,4 +353,4 @@ def _enqueue_on_commit(pks: list[int]) -> None:
         chunk = pks[start : start + ENQUEUE_CHUNK]
         # robust: the events are committed; if the broker is down, the sweeper enqueues them later
         # (next_attempt_at), and the deliveries are still acknowledged.
-        transaction.on_commit(lambda chunk=chunk: process_webhook_events.delay(chunk), robust=True)
+        transaction.on_commit(lambda chunk=chunk: process_webhook_events.delay(chunk, time.time()), robust=True)

@@ -51,6 +51,16 @@ def retry_delay(attempts: int) -> int:
     return min(base * 2 ** max(attempts - 1, 0), settings.WEBHOOK_RETRY_MAX_SECONDS)
 
 
+def batch_wait(stored_at: float | None, *, now: float) -> float:
+    """Seconds a worker waits before claiming a batch whose events were stored at `stored_at` (epoch seconds):
+    until WEBHOOK_BATCH_LINGER_MS after that, so that the events stored meanwhile join the batch. None (a
+    message without the time) or a message that already waited in the queue that long: no wait."""
+    linger = settings.WEBHOOK_BATCH_LINGER_MS / 1000
+    if stored_at is None or linger <= 0:
+        return 0.0
+    return min(max(stored_at + linger - now, 0.0), linger)
+
+
 def _lease() -> timedelta:
     return timedelta(seconds=settings.WEBHOOK_CLAIM_LEASE_SECONDS)
 
@@ -74,7 +84,9 @@ def _claim(event_pks, *, more: int = 0) -> tuple[object, list[int]] | None:
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)
         )
-        if more > 0:
+        # A message whose own events are already taken (by another batch's `more`) takes nothing else: those
+        # events' own messages will, once they have gathered (see batch_wait).
+        if pks and more > 0:
             pending = WebhookEvent.objects.filter(status=Status.PENDING).exclude(pk__in=list(event_pks))
             pks += (
                 pending.order_by("received_at").select_for_update(skip_locked=True).values_list("pk", flat=True)[:more]
