@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from billing import errors
-from billing.services import webhooks
+from billing.services import webhook_doorbell, webhooks
 from billing.stripe import sync
 from billing.stripe.backoff import backoff_delay
 
@@ -46,22 +46,26 @@ def process_webhook_event(self, event_pk: int) -> str:
 
 @shared_task(bind=True, acks_late=True)
 def process_webhook_events(self, event_pks: list[int], stored_at: float | None = None) -> dict:
-    """Processes the events one intake batch stored, together (one message, one claim, one commit for several
-    events: see webhook_events_process), with the other pending events up to WEBHOOK_BATCH_MAX in all, whose
-    own messages then find them done. One that fails gets its retry as a message of its own.
+    """Wakes on intake's doorbell (billing/services/webhook_doorbell.py) and processes the events it names with
+    the other pending ones, up to WEBHOOK_BATCH_MAX, together: one claim, one commit (webhook_events_process).
+    One that fails gets its retry as a message of its own.
 
-    A worker first lets the batch gather until WEBHOOK_BATCH_LINGER_MS after `stored_at` (when intake stored
-    the events): a batch costs a fixed dozen statements whatever its size, so under load a short wait makes
-    fewer, larger batches and more events per second (docs/webhooks.md)."""
+    First it lets the batch gather until WEBHOOK_BATCH_LINGER_MS after `stored_at` (when intake stored the
+    events): a batch costs a fixed dozen statements whatever its size, so under load a short wait makes fewer,
+    larger batches and more events per second (docs/webhooks.md)."""
     wait = webhooks.batch_wait(stored_at, now=time.time())
     if wait and not self.request.is_eager:
         time.sleep(wait)
-    counts: dict[str, int] = {}
+    webhook_doorbell.answer()  # before the claim: events stored from now on ring again
     more = settings.WEBHOOK_BATCH_MAX - len(event_pks)
-    for event_pk, outcome in webhooks.webhook_events_process(event_pks=event_pks, more=more).items():
+    outcomes = webhooks.webhook_events_process(event_pks=event_pks, more=more)
+    counts: dict[str, int] = {}
+    for event_pk, outcome in outcomes.items():
         if outcome.retry_in is not None:
             process_webhook_event.apply_async((event_pk,), countdown=outcome.retry_in)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    if len(outcomes) - counts.get("skipped", 0) >= settings.WEBHOOK_BATCH_MAX:
+        process_webhook_events.delay([])  # a full batch: more may be waiting, whose deliveries rang no bell
     return counts
 
 

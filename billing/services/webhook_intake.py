@@ -27,13 +27,12 @@ from django.utils import timezone
 
 from billing import errors
 from billing.models import Account, StripeConnection, WebhookEvent
+from billing.services import webhook_doorbell
 from billing.stripe.client import StripeClient
 
 logger = logging.getLogger(__name__)
 
 Relationship = WebhookEvent.Relationship
-# Events per Celery message: small enough that a burst spreads over all worker processes.
-ENQUEUE_CHUNK = 20
 
 
 @dataclass(frozen=True)
@@ -347,10 +346,23 @@ def _insert_new(rows: list[WebhookEvent]) -> list[tuple]:
 
 
 def _enqueue_on_commit(pks: list[int]) -> None:
+    if not pks:
+        return
+    # robust: the events are committed; if the broker is down, the sweeper enqueues them later
+    # (next_attempt_at), and the deliveries are still acknowledged.
+    transaction.on_commit(lambda: _wake_workers(pks), robust=True)
+
+
+def _wake_workers(pks: list[int]) -> None:
+    """After commit: a message for a worker, unless one is already on its way (billing/services/webhook_doorbell.py).
+    The message names these events (a worker claims them with the other pending ones) and when they were stored
+    (it lets the batch gather from then: webhooks.batch_wait)."""
     from billing.tasks import process_webhook_events  # tasks import services: import here, not at the top
 
-    for start in range(0, len(pks), ENQUEUE_CHUNK):
-        chunk = pks[start : start + ENQUEUE_CHUNK]
-        # robust: the events are committed; if the broker is down, the sweeper enqueues them later
-        # (next_attempt_at), and the deliveries are still acknowledged.
-        transaction.on_commit(lambda chunk=chunk: process_webhook_events.delay(chunk, time.time()), robust=True)
+    if not webhook_doorbell.ring():
+        return
+    try:
+        process_webhook_events.delay(pks, time.time())
+    except Exception:
+        webhook_doorbell.answer()  # no message went out: let the next batch ring
+        raise

@@ -84,9 +84,7 @@ def _claim(event_pks, *, more: int = 0) -> tuple[object, list[int]] | None:
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)
         )
-        # A message whose own events are already taken (by another batch's `more`) takes nothing else: those
-        # events' own messages will, once they have gathered (see batch_wait).
-        if pks and more > 0:
+        if more > 0:
             pending = WebhookEvent.objects.filter(status=Status.PENDING).exclude(pk__in=list(event_pks))
             pks += (
                 pending.order_by("received_at").select_for_update(skip_locked=True).values_list("pk", flat=True)[:more]

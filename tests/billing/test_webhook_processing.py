@@ -368,3 +368,16 @@ def test_a_batch_leaves_alone_the_events_another_worker_holds(connected):
 
     assert (outcomes[held.pk].status, outcomes[free.pk].status) == ("skipped", Status.PROCESSED)
     assert handler.calls == ["evt_hold_1"]
+
+
+def test_a_worker_whose_batch_comes_back_full_wakes_another_for_the_rest(connected, settings):
+    """Deliveries that found the doorbell rung published nothing: a full claim means more may be waiting."""
+    from billing.tasks import process_webhook_events
+
+    settings.WEBHOOK_BATCH_MAX = 3
+    rows = [stored_event(connected, f"evt_full_{n}", event_type="zz_test.unhandled") for n in range(7)]
+
+    process_webhook_events.delay([rows[0].pk])
+
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {Status.IGNORED}
+    assert WebhookEvent.objects.values("claimed_at").distinct().count() == 3  # batches of 3, 3 and 1

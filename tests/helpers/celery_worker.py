@@ -17,14 +17,23 @@ def _forget_broker_connections() -> None:
 
 
 @contextmanager
-def celery_worker(broker_url: str):
+def real_broker(broker_url: str):
+    """Tasks published to a real broker (not run in place), with or without a worker consuming."""
     conf = celery_app.conf
     saved = (conf.broker_url, conf.task_always_eager)
     conf.broker_url, conf.task_always_eager = broker_url, False
     _forget_broker_connections()
     try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
-            yield worker
+        yield
     finally:
         conf.broker_url, conf.task_always_eager = saved
         _forget_broker_connections()
+
+
+@contextmanager
+def celery_worker(broker_url: str):
+    with (
+        real_broker(broker_url),
+        start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker,
+    ):
+        yield worker
