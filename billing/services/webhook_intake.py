@@ -96,7 +96,7 @@ def webhook_receive_batch(deliveries: Sequence[Delivery]) -> list[Receipt | erro
     now = timezone.now()
     for index, event, owner in verified:
         try:
-            fields = _event_fields(event)
+            fields = {**_event_fields(event), "payload": RawJSON(deliveries[index].payload.decode())}
             if owner is not None:
                 targets = [(Relationship.ACCOUNT, owner)]
             elif event.get("account"):
@@ -339,10 +339,26 @@ def _insert_new(rows: list[WebhookEvent]) -> list[tuple]:
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"VALUES {', '.join([values] * len(rows))} ON CONFLICT DO NOTHING RETURNING {returning}"
     )
-    params = [f.get_db_prep_save(f.pre_save(row, True), connection) for row in rows for f in fields]
+    params = [_db_value(f, row) for row in rows for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+class RawJSON(str):
+    """A delivery's body as it arrived, stored as the event's payload without being encoded again (it is valid
+    JSON: it was parsed to be verified)."""
+
+
+def _db_value(field, row: WebhookEvent):
+    value = field.pre_save(row, True)
+    if isinstance(value, RawJSON):
+        if connection.vendor == "postgresql":
+            from psycopg.types.json import Jsonb
+
+            return Jsonb(value, dumps=str)
+        return str(value)
+    return field.get_db_prep_save(value, connection)
 
 
 def _enqueue_on_commit(pks: list[int]) -> None:
