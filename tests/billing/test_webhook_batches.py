@@ -161,3 +161,18 @@ def test_rows_waiting_for_a_customer_are_linked_when_a_batch_brings_it(connected
     process([stored(connected, "customer.created", customer(n), T0 + 1) for n in (7, 8)])
 
     assert Invoice.objects.get(stripe_id="in_W1").customer == Customer.objects.get(stripe_id="cus_B7")
+
+
+def test_a_batch_larger_than_the_backends_parameter_limit_is_applied_whole(connected):
+    """Lookups and locks go as (account, id) pairs: past SQLite's 999 parameters they take several statements."""
+    from billing.stripe import mirror
+
+    items = [mirror.EventObject(connected, customer(n, email=f"{n}@x.com"), f"evt_L{n}", T0) for n in range(700)]
+
+    applied = mirror.apply_event_objects(items)
+
+    assert len(applied) == 700
+    assert Customer.objects.filter(account=connected).count() == 700
+    again = [mirror.EventObject(connected, customer(n, email="new@x.com"), f"evt_M{n}", T0 + 1) for n in range(700)]
+    assert len(mirror.apply_event_objects(again)) == 700
+    assert set(Customer.objects.filter(account=connected).values_list("email", flat=True)) == {"new@x.com"}

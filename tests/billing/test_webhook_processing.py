@@ -381,3 +381,21 @@ def test_a_worker_whose_batch_comes_back_full_wakes_another_for_the_rest(connect
 
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {Status.IGNORED}
     assert WebhookEvent.objects.values("claimed_at").distinct().count() == 3  # batches of 3, 3 and 1
+
+
+@pytest.mark.parametrize(
+    ("stored_ago", "wait"),
+    [(0.0, 0.2), (0.05, 0.15), (0.2, 0.0), (5.0, 0.0), (-3.0, 0.2), (None, 0.0)],
+)
+def test_a_worker_lets_its_batch_gather_until_the_linger_after_the_events_were_stored(settings, stored_ago, wait):
+    """From when intake stored the events, not from when the message arrived: a message that waited in the
+    queue waits no more; a publisher's clock ahead of the worker's never makes it wait longer than the linger."""
+    settings.WEBHOOK_BATCH_LINGER_MS = 200
+    now = 1_800_000_000.0
+    stored_at = None if stored_ago is None else now - stored_ago
+    assert webhooks.batch_wait(stored_at, now=now) == pytest.approx(wait)
+
+
+def test_no_linger_when_it_is_switched_off(settings):
+    settings.WEBHOOK_BATCH_LINGER_MS = 0
+    assert webhooks.batch_wait(1_800_000_000.0, now=1_800_000_000.0) == 0
