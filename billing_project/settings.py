@@ -148,7 +148,7 @@ WEBHOOK_SWEEP_GRACE_SECONDS = env_int("WEBHOOK_SWEEP_GRACE_SECONDS", 120)
 # A worker's batch: its message's events and other pending ones, up to this many (one claim, one commit).
 WEBHOOK_BATCH_MAX = env_int("WEBHOOK_BATCH_MAX", 500)
 # How long after intake stored its events a worker waits for more to join the batch (0: no wait).
-WEBHOOK_BATCH_LINGER_MS = env_int("WEBHOOK_BATCH_LINGER_MS", 200)
+WEBHOOK_BATCH_LINGER_MS = env_int("WEBHOOK_BATCH_LINGER_MS", 500)
 # How long intake's doorbell stays rung without a worker answering (billing/services/webhook_doorbell.py).
 WEBHOOK_DOORBELL_TTL_MS = env_int("WEBHOOK_DOORBELL_TTL_MS", 5000)
 # How long a process keeps an account's webhook signing secret (billing/services/webhook_intake.py).
