@@ -7,9 +7,9 @@ What runs, all on 127.0.0.1:
 - the local Stripe (billing.localdev.fake_stripe), seeded through its API with a small business; the events are
   built around those real objects (bench/webhook_events.py), 20 types in a realistic mix, ~2.3 KB each;
 - ours: `daphne billing_project.asgi:application` x --servers, each on its own SO_REUSEPORT socket of one port
-  (`daphne --fd`: the kernel spreads connections evenly between the processes); a real Celery worker (prefork, --workers processes) on Redis
-  (REDIS_URL, or the embedded valkey); the database from DATABASE_URL (a fresh `bench_webhooks` database on that
-  PostgreSQL server) or a fresh SQLite file in WAL mode;
+  (`daphne --fd`: the kernel spreads connections evenly between the processes); a real Celery worker (prefork,
+  --workers processes) on Redis (REDIS_URL, or the embedded valkey); the database from DATABASE_URL (a fresh
+  `bench_webhooks` database on that PostgreSQL server) or a fresh SQLite file in WAL mode;
 - concurrent HTTP/1.1 clients (keep-alive, lean asyncio: bench/http_load.py) posting --deliveries signed
   deliveries: distinct events for --accounts accounts and the platform, plus 10 % re-deliveries (half right
   after the original, half later); the workers process while intake runs, or, with --workers-after-intake,

@@ -66,10 +66,10 @@ def _lease() -> timedelta:
 
 
 def _claim(event_pks, *, more: int = 0) -> tuple[object, list[int]] | None:
-    """Takes the events for this worker, and up to `more` other pending events (oldest first) whose messages
-    have not reached a worker yet: under load, batches grow and each event costs less. Answers the claim's
-    timestamp (its token) and the pks it took, or None if it got none. The events taken early answer their
-    own message later with a cheap "skipped"."""
+    """Takes the events for this worker, and up to `more` other pending events, oldest first (intake wakes a
+    worker for the events stored since the last one answered: billing/services/webhook_doorbell.py): under
+    load, batches grow and each event costs less. Answers the claim's timestamp (its token) and the pks it
+    took, or None if it got none. An event with a message of its own still on its way is then "skipped"."""
     now = timezone.now()
     claimable = Q(status__in=[Status.PENDING, Status.FAILED]) | Q(
         status=Status.PROCESSING, claimed_at__lt=now - _lease()
