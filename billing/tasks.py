@@ -64,8 +64,9 @@ def process_webhook_events(self, event_pks: list[int], stored_at: float | None =
         if outcome.retry_in is not None:
             process_webhook_event.apply_async((event_pk,), countdown=outcome.retry_in)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    if len(outcomes) - counts.get("skipped", 0) >= settings.WEBHOOK_BATCH_MAX:
-        process_webhook_events.delay([])  # a full batch: more may be waiting, whose deliveries rang no bell
+    if more > 0 and len(outcomes) - counts.get("skipped", 0) >= more:
+        # The claim may have left pending events behind (it takes `more` at most), whose deliveries rang no bell.
+        process_webhook_events.delay([])
     return counts
 
 

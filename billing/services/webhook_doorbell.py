@@ -8,7 +8,8 @@ behind:
 - intake commits its events and only then rings. If the key was there, the message that set it has not been
   answered: the worker answering it deletes the key, then claims, and sees these events (committed before
   the ring, so before the delete). After the delete, the next batch rings again.
-- a worker whose claim came back full publishes another message at once: more may be waiting;
+- a worker whose claim took all it could (WEBHOOK_BATCH_MAX in all) publishes another message at once: more may
+  be waiting;
 - the key expires after WEBHOOK_DOORBELL_TTL_MS, so a lost message costs at most that long before the next
   delivery rings again; and the sweeper still enqueues whatever waits past its grace.
 Publishing through Celery costs a web process more than storing a few events; the doorbell turns a hundred

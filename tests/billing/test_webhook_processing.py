@@ -383,6 +383,20 @@ def test_a_worker_whose_batch_comes_back_full_wakes_another_for_the_rest(connect
     assert WebhookEvent.objects.values("claimed_at").distinct().count() == 3  # batches of 3, 3 and 1
 
 
+def test_a_worker_whose_own_events_were_taken_still_wakes_another_when_it_took_all_it_could(connected, settings):
+    """Its own events already done, it took its `more` (here 2) of the 5 waiting: the rest rang no bell either."""
+    from billing.tasks import process_webhook_events
+
+    settings.WEBHOOK_BATCH_MAX = 3
+    done = stored_event(connected, "evt_done", event_type="zz_test.unhandled", status=Status.PROCESSED)
+    for n in range(5):
+        stored_event(connected, f"evt_wait_{n}", event_type="zz_test.unhandled")
+
+    process_webhook_events.delay([done.pk])
+
+    assert not WebhookEvent.objects.filter(status=Status.PENDING).exists()
+
+
 @pytest.mark.parametrize(
     ("stored_ago", "wait"),
     [(0.0, 0.2), (0.05, 0.15), (0.2, 0.0), (5.0, 0.0), (-3.0, 0.2), (None, 0.0)],
