@@ -3,8 +3,8 @@
 This is what runs while Stripe waits for our answer, so it does the least that makes the event safe: no Stripe
 call, no handler. It works on a *batch* of deliveries (one, from the Django view; as many as arrived together,
 from the ASGI intake in billing/api/webhook_asgi.py): the signing secrets kept for a few seconds, one insert
-statement and one broker message per batch, so the cost per event stays small at a thousand deliveries a
-second. The event is committed before anyone answers 2xx.
+statement per batch and at most one message to wake a worker (billing/services/webhook_doorbell.py), so the
+cost per event stays small at a thousand deliveries a second. The event is committed before anyone answers 2xx.
 
 Exactly-once comes from the unique constraints on WebhookEvent: the batch is one `INSERT ... ON CONFLICT DO
 NOTHING RETURNING`, so the database itself says which rows it stored and which were already there (an earlier

@@ -2,10 +2,11 @@
 and the staff operations on events (replay, purge).
 
 Exactly-once, from the database:
-- A worker first *claims* its events (one intake batch, or one event) with one conditional UPDATE
-  (pending/failed → processing, or a processing claim older than the lease, which is presumed lost). Two
-  workers racing on one event: one UPDATE matches it, the other's does not and it leaves it alone. The claim
-  counts the attempt, so a message that kills its worker still uses up attempts instead of looping forever.
+- A worker first *claims* its events (its message's, and other pending ones up to WEBHOOK_BATCH_MAX) in one
+  short transaction: the claimable rows (pending/failed, or a processing claim older than the lease, which is
+  presumed lost) are selected FOR UPDATE SKIP LOCKED and set to processing. Two workers racing on one event:
+  one takes it, the other skips it. The claim counts the attempt, so a message that kills its worker still
+  uses up attempts instead of looping forever.
 - The handlers run in one transaction with the rows locked and the statuses set to processed, each handler in
   a savepoint of its own: an event's effect and its "processed" commit together or not at all, and a failing
   handler undoes only its own effect. A worker whose claim was taken over (its lease ran out) finds the row no
@@ -113,8 +114,8 @@ def webhook_events_process(*, event_pks, more: int = 0) -> dict[int, Outcome]:
 
     One claim, one lock and one "processed" update serve the whole batch, and one transaction commits it; each
     handler runs in a savepoint of its own, so a failing handler undoes its own effect and nothing else, and
-    an event's effect and its "processed" still commit together. Events are handled in the order of the object
-    they touch, so that two workers' batches lock mirror rows in one order."""
+    an event's effect and its "processed" still commit together. Batch forms lock their rows in one order
+    (mirror.apply_event_objects); the events handled one by one go in the order of the object they touch."""
     outcomes = {pk: Outcome("skipped") for pk in event_pks}
     claim = _claim(event_pks, more=more)
     if claim is None:
@@ -213,34 +214,45 @@ def _record_failure(event_pk: int, claimed_at, attempts: int | None, exc: Except
 
 def webhook_events_sweep(*, limit: int = 500) -> int:
     """Re-enqueues events whose Celery message was lost: pending or failed past their due time, or processing
-    past the lease. A lost claim on the last attempt makes a dead letter. Answers how many it re-enqueued."""
+    past the lease. A lost claim on the last attempt makes a dead letter. Answers how many it re-enqueued.
+
+    A few statements for the lot: the due rows are taken FOR UPDATE SKIP LOCKED (rows a worker or another
+    sweep holds right now are theirs), their deadline is pushed in one UPDATE so that the next sweep does not
+    enqueue them again while these messages are queued, and the messages go out after the commit."""
     from billing.tasks import process_webhook_event
 
     now = timezone.now()
-    due = list(
-        WebhookEvent.objects.filter(
-            status__in=[Status.PENDING, Status.FAILED, Status.PROCESSING], next_attempt_at__lte=now
-        )
-        .order_by("next_attempt_at")
-        .values_list("pk", "status", "attempts")[:limit]
+    due = WebhookEvent.objects.filter(
+        status__in=[Status.PENDING, Status.FAILED, Status.PROCESSING], next_attempt_at__lte=now
     )
-    requeued = 0
-    for pk, status, attempts in due:
-        still_due = WebhookEvent.objects.filter(pk=pk, status=status, next_attempt_at__lte=now)
-        if status == Status.PROCESSING and attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
-            still_due.update(
+    with transaction.atomic():
+        rows = list(
+            due.order_by("next_attempt_at")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "status", "attempts")[:limit]
+        )
+        lost = {
+            pk
+            for pk, status, attempts in rows
+            if status == Status.PROCESSING and attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+        }
+        requeue = [pk for pk, _, _ in rows if pk not in lost]
+        if lost:
+            WebhookEvent.objects.filter(pk__in=lost).update(
                 status=Status.DEAD,
-                last_error=f"The worker processing attempt {attempts} was lost (no result within the lease).",
+                last_error=f"The worker processing attempt {settings.WEBHOOK_MAX_ATTEMPTS} was lost "
+                "(no result within the lease).",
                 next_attempt_at=None,
             )
-            continue
-        # Push the deadline first, so the next sweep does not enqueue it again while this message is queued.
-        if still_due.update(next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS)):
-            process_webhook_event.delay(pk)
-            requeued += 1
-    if requeued:
-        logger.warning("Webhook sweeper re-enqueued %s events", requeued)
-    return requeued
+        if requeue:
+            WebhookEvent.objects.filter(pk__in=requeue).update(
+                next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS)
+            )
+    for pk in requeue:
+        process_webhook_event.delay(pk)
+    if requeue:
+        logger.warning("Webhook sweeper re-enqueued %s events", len(requeue))
+    return len(requeue)
 
 
 # --- staff operations (admin actions, and the admin toolkit API of SPEC §9) ---------------------------------
