@@ -118,7 +118,7 @@ def fake_stripe(python: str, *, env: dict, cwd: Path, log: Path):
     """The local Stripe (dj-stripe asks it for /v1/account while processing)."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [python, "-m", "billing.localdev.fake_stripe", "--host", "127.0.0.1", "--port", "0"],
+            [python, "-m", "localdev.fake_stripe", "--host", "127.0.0.1", "--port", "0"],
             env=env,
             cwd=cwd,
             stdout=out,

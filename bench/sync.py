@@ -36,11 +36,11 @@ CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": 
 
 # --- the local Stripe and its seeding (the child process) ---------------------------------------------------
 def start_fake_stripe() -> tuple[subprocess.Popen, str]:
-    from billing.localdev.processes import free_port, wait_for_port
+    from localdev.processes import free_port, wait_for_port
 
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "billing.localdev.fake_stripe", "--port", str(port)],
+        [sys.executable, "-m", "localdev.fake_stripe", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -152,8 +152,8 @@ def run_sync(base_url: str) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
+    from accounts.services import account_create
     from billing.models import SyncResource, SyncRun
-    from billing.services.accounts import account_create
     from billing.services.connection import connection_connect
     from billing.stripe import client as stripe_client
     from billing.stripe import mirror

@@ -4,7 +4,7 @@
         [--workers-after-intake] [--skip-djstripe]
 
 What runs, all on 127.0.0.1:
-- the local Stripe (billing.localdev.fake_stripe), seeded through its API with a small business; the events are
+- the local Stripe (localdev.fake_stripe), seeded through its API with a small business; the events are
   built around those real objects (bench/webhook_events.py), 20 types in a realistic mix, ~2.3 KB each;
 - ours: `daphne billing_project.asgi:application` x --servers, each on its own SO_REUSEPORT socket of one port
   (`daphne --fd`: the kernel spreads connections evenly between the processes); a real Celery worker (prefork,
@@ -84,7 +84,8 @@ def drop_database(url: str) -> None:
 
 
 def seed_accounts(count: int) -> list[str]:
-    from billing.models import Account, StripeConnection
+    from accounts.models import Account
+    from billing.models import StripeConnection
 
     ids = []
     for i in range(count):
@@ -340,7 +341,7 @@ def measure(args, workdir: Path, stripe_base: str) -> dict:
             "accounts": args.accounts,
         },
     }
-    from billing.localdev.embedded_redis import embedded_redis
+    from localdev.embedded_redis import embedded_redis
 
     if os.environ.get("REDIS_URL"):
         result["broker"] = "redis (REDIS_URL)"

@@ -12,7 +12,7 @@ app.autodiscover_tasks()
 
 @task_prerun.connect
 def _bind_task_log_context(task_id=None, kwargs=None, **_):
-    from billing_project.logging import bind_account, request_id_var
+    from core.logcontext import bind_account, request_id_var
 
     request_id_var.set(f"task:{task_id}")
     bind_account((kwargs or {}).get("account_id"))
@@ -20,7 +20,7 @@ def _bind_task_log_context(task_id=None, kwargs=None, **_):
 
 @task_postrun.connect
 def _clear_task_log_context(**_):
-    from billing_project.logging import bind_account, request_id_var
+    from core.logcontext import bind_account, request_id_var
 
     request_id_var.set("-")
     bind_account(None)

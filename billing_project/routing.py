@@ -1,5 +1,5 @@
 from django.urls import path
 
-from billing.consumers import NotificationConsumer
+from accounts.consumers import NotificationConsumer
 
 websocket_urlpatterns = [path("ws/notifications/", NotificationConsumer.as_asgi())]

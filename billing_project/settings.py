@@ -37,13 +37,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "channels",
+    "core",
+    "accounts",
     "billing",
-    "contacts_import",
-    "metering",
 ]
 
 MIDDLEWARE = [
-    "billing_project.logging.RequestContextMiddleware",
+    "core.logcontext.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,7 +137,7 @@ STRIPE_API_VERSION = "2025-08-27.basil"
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 30)
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
-# Webhook processing (billing/services/webhooks.py): attempts before an event becomes a dead letter, the first
+# Webhook processing (billing/webhooks/processing.py): attempts before an event becomes a dead letter, the first
 # retry delay (doubled each attempt, capped), how long a worker's claim holds before it is presumed lost, and
 # how long an event may wait for its Celery message before the sweeper re-enqueues it.
 WEBHOOK_MAX_ATTEMPTS = 5
@@ -149,9 +149,9 @@ WEBHOOK_SWEEP_GRACE_SECONDS = env_int("WEBHOOK_SWEEP_GRACE_SECONDS", 120)
 WEBHOOK_BATCH_MAX = env_int("WEBHOOK_BATCH_MAX", 500)
 # How long after intake stored its events a worker waits for more to join the batch (0: no wait).
 WEBHOOK_BATCH_LINGER_MS = env_int("WEBHOOK_BATCH_LINGER_MS", 500)
-# How long intake's doorbell stays rung without a worker answering (billing/services/webhook_doorbell.py).
+# How long intake's doorbell stays rung without a worker answering (billing/webhooks/doorbell.py).
 WEBHOOK_DOORBELL_TTL_MS = env_int("WEBHOOK_DOORBELL_TTL_MS", 5000)
-# How long a process keeps an account's webhook signing secret (billing/services/webhook_intake.py).
+# How long a process keeps an account's webhook signing secret (billing/webhooks/intake.py).
 WEBHOOK_SECRET_CACHE_SECONDS = env_int("WEBHOOK_SECRET_CACHE_SECONDS", 10)
 
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", DEV_FIELD_ENCRYPTION_KEY)
@@ -172,12 +172,12 @@ BILLING_SYNC_STALE_MINUTES = env_int("BILLING_SYNC_STALE_MINUTES", 30)
 # --- API
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["billing.api.permissions.IsAccountMember"],
-    "DEFAULT_PAGINATION_CLASS": "billing.api.pagination.DefaultPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.tenancy.IsAccountMember"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "billing.api.exception_handler.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler.exception_handler",
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
 }
 SIMPLE_JWT = {
@@ -203,7 +203,7 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "billing_project.logging.ContextFilter"}},
+    "filters": {"context": {"()": "core.logcontext.ContextFilter"}},
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s [account=%(account_id)s req=%(request_id)s] %(message)s"}
     },

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from billing.localdev.embedded_redis import embedded_redis
 from billing_project.celery import app as celery_app
+from localdev.embedded_redis import embedded_redis
 from tests.factories import AccountFactory, MembershipFactory, UserFactory
 
 pytest_plugins = ["tests.harness.stripe_fixtures"]

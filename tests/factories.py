@@ -1,7 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from billing.models import Account, Membership
+from accounts.models import Account, Membership
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -5,10 +5,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api.permissions import IsAccountAdmin, IsAccountMember
-from billing.errors import NotFound
+from accounts.tenancy import IsAccountAdmin, IsAccountMember
 from billing.selectors.connection import connection_status, sync_run_latest, sync_run_progress
 from billing.services.connection import connection_connect, connection_disconnect, connection_resync
+from core.errors import NotFound
 
 
 class ConnectInputSerializer(serializers.Serializer):

@@ -19,17 +19,16 @@ import asyncio
 import json
 import logging
 import re
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections
 from django.urls import reverse
 
-from billing import errors
-from billing.api.exception_handler import error_body
-from billing.services.webhook_intake import Delivery, Receipt, webhook_receive_batch
-from billing_project.logging import request_id_var
+from billing.webhooks.intake import Delivery, Receipt, webhook_receive_batch
+from core import errors
+from core.api.exception_handler import error_body
+from core.logcontext import request_id_from, request_id_var
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ def _write(deliveries: list[Delivery]) -> list:
     # than the batch), whatever CONN_MAX_AGE says for requests; a connection that failed is dropped so that
     # the next batch opens a new one.
     try:
-        return webhook_receive_batch(deliveries)
+        return webhook_receive_batch(deliveries=deliveries)
     except DatabaseError:
         connection.close()
         raise
@@ -96,7 +95,10 @@ class WebhookIntakeApp:
         self.app = app
         self.batcher = batcher or IntakeBatcher()
         self.platform_path = reverse("billing:webhook-platform")
-        self._account_path = re.compile("^" + re.escape(self.platform_path) + r"([^/]+)/$")
+        # The account route's own pattern, by its name: a placeholder id reversed, then cut out again.
+        placeholder = "ACCOUNT-ID"
+        prefix, suffix = reverse("billing:webhook-account", kwargs={"account_id": placeholder}).split(placeholder)
+        self._account_path = re.compile(f"^{re.escape(prefix)}([^/]+){re.escape(suffix)}$")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -106,7 +108,7 @@ class WebhookIntakeApp:
         if path != self.platform_path and match is None:
             return await self.app(scope, receive, send)
         headers = _headers(scope)
-        request_id = _request_id(headers)
+        request_id = request_id_from(headers.get("x-request-id"))
         token = request_id_var.set(request_id)
         try:
             status, body, extra = await self._answer(scope, receive, headers, match)
@@ -147,16 +149,11 @@ class WebhookIntakeApp:
         if isinstance(result, Exception):
             message = "The event could not be stored; Stripe will deliver it again."
             return 503, error_body("webhook_store_failed", message), []
-        return 200, {"received": True, "event_id": result.stripe_event_id, "duplicate": result.duplicate}, []
+        return 200, result.reply(), []
 
 
 def _headers(scope) -> dict[str, str]:
     return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])}
-
-
-def _request_id(headers: dict) -> str:
-    incoming = headers.get("x-request-id", "")
-    return incoming[:64] if incoming and incoming.isprintable() else uuid.uuid4().hex
 
 
 async def _read_body(receive, limit: int) -> bytes | None:

@@ -1,5 +1,5 @@
 """Stripe webhook endpoints (SPEC §3): no JWT (Stripe signs instead), no CSRF, and thin: verification and the
-insert live in billing/services/webhook_intake.py; processing happens in a worker after we answer.
+insert live in billing/webhooks/intake.py; processing happens in a worker after we answer.
 
 Under ASGI (daphne) these URLs are answered by billing/api/webhook_asgi.py, which batches concurrent deliveries
 through the same service; these views serve them through Django (the test client, WSGI) and carry the schema."""
@@ -12,8 +12,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.services.webhook_intake import Receipt, webhook_receive_account, webhook_receive_platform
-from billing_project.logging import bind_account
+from billing.webhooks.intake import Receipt, webhook_receive_account, webhook_receive_platform
+from core.logcontext import bind_account
 
 SIGNATURE = OpenApiParameter(
     "Stripe-Signature",
@@ -53,7 +53,7 @@ class _WebhookView(APIView):
 
     @staticmethod
     def acknowledge(receipt: Receipt) -> Response:
-        return Response({"received": True, "event_id": receipt.stripe_event_id, "duplicate": receipt.duplicate})
+        return Response(receipt.reply())
 
 
 class AccountWebhookView(_WebhookView):

@@ -1,4 +1,3 @@
-from billing.models.accounts import Account, Membership
 from billing.models.catalog import Price, Product
 from billing.models.connection import StripeConnection, SyncResource, SyncRun
 from billing.models.customers import Customer, PaymentMethod
@@ -7,13 +6,11 @@ from billing.models.payments import BalanceTransaction, Charge, Dispute, Invoice
 from billing.models.subscriptions import Subscription, SubscriptionItem
 
 __all__ = [
-    "Account",
     "BalanceTransaction",
     "Charge",
     "Customer",
     "Dispute",
     "Invoice",
-    "Membership",
     "PaymentMethod",
     "Payout",
     "Price",

@@ -1,11 +1,8 @@
-"""Shared model bases: account scoping, and the base of every mirrored Stripe object."""
+"""The base of every mirrored Stripe object."""
 
 from django.db import models
 
-
-class AccountScopedQuerySet(models.QuerySet):
-    def for_account(self, account):
-        return self.filter(account=account)
+from accounts.querysets import AccountScopedQuerySet
 
 
 class StripeObjectQuerySet(AccountScopedQuerySet):
@@ -23,7 +20,7 @@ class StripeObject(models.Model):
     `seen_in_run` is the sync pass that last listed the object: a full pass that did not list it means Stripe
     deleted it."""
 
-    account = models.ForeignKey("billing.Account", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
     stripe_id = models.CharField(max_length=255)
     livemode = models.BooleanField(default=False)
     created = models.DateTimeField(null=True, blank=True)

@@ -3,9 +3,9 @@
 from django.conf import settings
 from django.db import models
 
-from billing.models.accounts import Account
-from billing.models.base import AccountScopedQuerySet
-from billing.secrets import EncryptedSecretField
+from accounts.models import Account
+from accounts.querysets import AccountScopedQuerySet
+from core.secrets import EncryptedSecretField
 
 
 class StripeConnection(models.Model):

@@ -2,14 +2,15 @@
 failure.
 
 A row is the unit of exactly-once: its unique constraints make a duplicate delivery an IntegrityError at
-insert, and its status moves only through conditional UPDATEs (billing/services/webhooks.py), so a handler
+insert, and its status moves only through conditional UPDATEs (billing/webhooks/processing.py), so a handler
 never runs twice for one event, however many deliveries and workers race."""
 
 from django.db import models
 from django.db.models import Q
 
-from billing.models.accounts import Account
-from billing.models.base import AccountScopedQuerySet
+from accounts.models import Account
+from accounts.querysets import AccountScopedQuerySet
+from billing.relationships import Relationship
 
 
 class WebhookEventQuerySet(AccountScopedQuerySet):
@@ -18,11 +19,7 @@ class WebhookEventQuerySet(AccountScopedQuerySet):
 
 
 class WebhookEvent(models.Model):
-    class Relationship(models.TextChoices):
-        # The account's own Stripe (its endpoint, or a Connect event routed to it): keeps its mirror in step.
-        ACCOUNT = "account"
-        # The platform's Stripe: our billing of accounts.
-        PLATFORM = "platform"
+    Relationship = Relationship
 
     class Status(models.TextChoices):
         PENDING = "pending"  # stored, waiting for a worker
@@ -60,6 +57,8 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        # Staff operations on our billing of accounts (SPEC §1, §9): dead letters, replays, the admin toolkit API.
+        permissions = [("billing_admin_ops", "Can use the billing admin toolkit API")]
         constraints = [
             # The same Stripe event is stored once per relationship (and per account on the account side:
             # two accounts may connect one Stripe account, each keeps its own mirror).

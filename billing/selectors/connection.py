@@ -2,9 +2,9 @@
 
 from django.conf import settings
 
-from billing import errors
 from billing.models import StripeConnection, SyncRun
 from billing.stripe.sync_sources import RESOURCES
+from core import errors
 
 ACCOUNT_WEBHOOK_PATH = "/api/v1/billing/webhooks/stripe/{account_id}/"
 

@@ -8,12 +8,12 @@ import logging
 
 from django.db import transaction
 
-from billing import errors
 from billing.models import StripeConnection, SyncRun
-from billing.secrets import Secret
-from billing.services.webhook_intake import forget_signing_secret
 from billing.stripe import sync
 from billing.stripe.client import StripeClient
+from billing.webhooks.intake import signing_secret_forget
+from core import errors
+from core.secrets import Secret
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def connection_connect(
         connection.status_reason = ""
         connection.connected_by = user
         connection.save()
-        transaction.on_commit(lambda: forget_signing_secret(account.pk))
+        transaction.on_commit(lambda: signing_secret_forget(account_id=account.pk))
         kind = SyncRun.Kind.RESYNC if connection.initialized else SyncRun.Kind.INITIAL
         sync.sync_start(account=account, user=user, kind=kind, resume=same_account)
     logger.info("Stripe connected (%s, %s, livemode=%s)", mode, stripe_account_id, connection.livemode)
@@ -142,7 +142,7 @@ def connection_disconnect(*, account, user=None) -> None:
         connection.status = StripeConnection.Status.DISCONNECTED
         connection.status_reason = f"Disconnected by {user.get_username()}." if user else "Disconnected."
         connection.save()
-        transaction.on_commit(lambda: forget_signing_secret(account.pk))
+        transaction.on_commit(lambda: signing_secret_forget(account_id=account.pk))
     logger.info("Stripe disconnected")
 
 

@@ -4,7 +4,7 @@ Two relationships (SPEC §0), two ways to build a client:
 - `StripeClient.for_connection(connection)`: the account's own Stripe (its key, or its Connect token + account);
 - `StripeClient.for_platform()`: the platform's Stripe (settings.STRIPE_SECRET_KEY), which bills accounts.
 
-Every call answers plain dicts (parsed JSON, never SDK objects) and raises only our errors (billing.errors):
+Every call answers plain dicts (parsed JSON, never SDK objects) and raises only our errors (core.errors):
 rejected → StripeRejected (422), unreachable / 5xx → StripeUnavailable (502), 429 → StripeRateLimited (502, with
 Retry-After), refused credentials → StripeAuthFailed.
 """
@@ -18,8 +18,8 @@ from typing import Any
 import stripe
 from django.conf import settings
 
-from billing import errors
-from billing.secrets import Secret
+from core import errors
+from core.secrets import Secret
 
 logger = logging.getLogger(__name__)
 

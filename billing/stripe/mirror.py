@@ -331,7 +331,7 @@ def apply_event_objects(items: list[EventObject]) -> list[EventObject]:
     now = timezone.now()
     applied: list[EventObject] = []
     arrived: set[tuple] = set()  # (account pk, Stripe id) of customers mirrored for the first time here
-    # No savepoint of its own: a webhook handler already runs in one (billing/services/webhooks.py), and an
+    # No savepoint of its own: a webhook handler already runs in one (billing/webhooks/processing.py), and an
     # error here must undo the handler's whole effect anyway; called outside a transaction, this opens one.
     with transaction.atomic(savepoint=False):
         for model in _lock_order(newest):

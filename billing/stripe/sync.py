@@ -11,7 +11,7 @@ counts). Every transition is a conditional UPDATE, so that whatever number of wo
 - a failure is announced once, the same way.
 
 Stripe's 429 / 5xx propagate (StripeRateLimited, StripeUnavailable) for the task to retry with backoff
-(billing/tasks.py); refused credentials fail the run at once.
+(billing/tasks.py, after the delay sync_resource_retry_in gives); refused credentials fail the run at once.
 """
 
 import logging
@@ -23,16 +23,20 @@ from django.db.models import DateTimeField, Exists, F, Max, OuterRef, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from billing import errors
+from accounts.notifications import notify_account, notify_user
 from billing.models import StripeConnection, SyncResource, SyncRun
-from billing.notifications import notify_account, notify_user
 from billing.stripe import mirror
 from billing.stripe.client import StripeClient
 from billing.stripe.sync_sources import RESOURCES, walk_lists, walk_payment_methods
+from core import errors
+from core.backoff import backoff_delay
+from core.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
 DATA_FETCHED_MESSAGE = "Successfully fetched data, Please refresh the page"
+# A resource's worker task (billing/tasks.py), sent by name.
+SYNC_RESOURCE_TASK = "billing.tasks.sync_resource"
 Res = SyncResource.Status
 Run = SyncRun.Status
 
@@ -110,9 +114,7 @@ def _fail_stalled_run(account, now) -> None:
 
 
 def _enqueue(resource_id: int, account_id) -> None:
-    from billing.tasks import sync_resource  # the tasks module imports this one
-
-    sync_resource.delay_on_commit(resource_id, account_id=str(account_id))
+    enqueue_on_commit(SYNC_RESOURCE_TASK, resource_id, account_id=str(account_id))
 
 
 # --- running one resource ------------------------------------------------------------------------------
@@ -249,10 +251,20 @@ def _fail(resource: SyncResource, reason: str) -> None:
     sync_run_fail(run_id=resource.run_id, reason=reason, resource_id=resource.pk)
 
 
-def sync_resource_give_up(*, resource_id: int, error: errors.AppError, attempts: int) -> None:
-    """The task ran out of retries on a Stripe that stays unavailable or rate limited."""
-    resource = SyncResource.objects.get(pk=resource_id)
-    _fail(resource, f"Syncing {resource.resource} failed after {attempts} attempts: {error.message}")
+def sync_resource_retry_in(*, resource_id: int, error: errors.StripeUnavailable, retries: int) -> float | None:
+    """A resource's task met a Stripe that is unavailable or rate limiting after `retries` retries: answers the
+    seconds to wait before the next try (the product's backoff, never sooner than Stripe's Retry-After), or
+    None once BILLING_SYNC_MAX_RETRIES are spent, after failing the run with the reason."""
+    if retries >= settings.BILLING_SYNC_MAX_RETRIES:
+        resource = SyncResource.objects.get(pk=resource_id)
+        _fail(resource, f"Syncing {resource.resource} failed after {retries + 1} attempts: {error.message}")
+        return None
+    return backoff_delay(
+        retries,
+        base=settings.BILLING_SYNC_RETRY_BASE_SECONDS,
+        cap=settings.BILLING_SYNC_RETRY_MAX_SECONDS,
+        retry_after=getattr(error, "retry_after", None),
+    )
 
 
 def sync_run_fail(*, run_id: int, reason: str, resource_id: int | None = None) -> bool:

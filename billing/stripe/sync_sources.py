@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from billing import errors
 from billing.models import Customer
+from core import errors
 
 logger = logging.getLogger(__name__)
 

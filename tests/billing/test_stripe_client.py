@@ -2,9 +2,9 @@
 
 import pytest
 
-from billing import errors
 from billing.models import StripeConnection
 from billing.stripe.client import StripeClient
+from core import errors
 
 KEY = "sk_test_client_tests_key_0001"
 

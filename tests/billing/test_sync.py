@@ -6,6 +6,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from rest_framework.test import APIClient
 
+from accounts.notifications import user_group
 from billing.models import (
     Charge,
     Customer,
@@ -21,7 +22,6 @@ from billing.models import (
     SyncResource,
     SyncRun,
 )
-from billing.notifications import user_group
 from billing.stripe.sync import DATA_FETCHED_MESSAGE
 from billing.stripe.sync_sources import RESOURCES
 from tests.billing.stripe_seed import Stripe, seed_account

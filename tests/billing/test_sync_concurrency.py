@@ -11,10 +11,10 @@ import pytest
 from django.db import connection as default_connection
 from django.db import connections
 
-from billing import errors
 from billing.models import Customer, StripeConnection, SyncResource, SyncRun
 from billing.stripe import mirror, sync
 from billing.stripe.sync_sources import RESOURCES
+from core import errors
 from tests.billing.stripe_objects import today
 from tests.helpers.notifications import record_notifications
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from billing import tasks
 from billing.models import Customer, StripeConnection, SyncResource, SyncRun
 from billing.services.connection import connection_resync
 from billing.stripe import client as stripe_client
@@ -66,13 +65,13 @@ def test_rate_limited_pages_are_retried_and_the_sync_completes(stripe, stripe_se
     seed_account(stripe, customers=150)
     sent = record_notifications(monkeypatch)
     delays = []
-    real_backoff = tasks.backoff_delay
+    real_backoff = sync.backoff_delay
 
     def recording_backoff(retries, **kwargs):
         delays.append((retries, kwargs["retry_after"]))
         return real_backoff(retries, **kwargs)
 
-    monkeypatch.setattr("billing.tasks.backoff_delay", recording_backoff)
+    monkeypatch.setattr(sync, "backoff_delay", recording_backoff)
     stripe_server.fail_next("/v1/customers", 429, count=2, method="GET", retry_after=7)
 
     assert connect(api).status_code == 201

@@ -2,9 +2,9 @@
 
 import pytest
 
-from billing import errors
 from billing.stripe import mirror
 from billing.stripe.sync_sources import RESOURCES, walk_lists, walk_payment_methods
+from core import errors
 from tests.billing.stripe_objects import today
 
 pytestmark = pytest.mark.django_db

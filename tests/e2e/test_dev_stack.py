@@ -11,8 +11,8 @@ import psutil
 import pytest
 import requests
 
-from billing.localdev.demo_data import DEMO_PASSWORD, DEMO_USERNAME
-from billing.localdev.processes import free_port
+from localdev.demo_data import DEMO_PASSWORD, DEMO_USERNAME
+from localdev.processes import free_port
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def stack(tmp_path):
     env["BILLING_VAR_DIR"] = str(tmp_path)
     log = open(tmp_path / "stack.log", "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "billing.localdev.stack", "--port", str(port), "--concurrency", "1"],
+        [sys.executable, "-m", "localdev.stack", "--port", str(port), "--concurrency", "1"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

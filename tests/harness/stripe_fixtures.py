@@ -1,4 +1,4 @@
-"""pytest fixtures for the local Stripe (billing/localdev/fake_stripe), run in a subprocess on 127.0.0.1.
+"""pytest fixtures for the local Stripe (localdev/fake_stripe), run in a subprocess on 127.0.0.1.
 
 Load with `pytest_plugins = ["tests.harness.stripe_fixtures"]` in tests/conftest.py.
 
@@ -144,7 +144,7 @@ def running_fake_stripe() -> Iterator[FakeStripeServer]:
         log_path = Path(log_dir) / "server.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "billing.localdev.fake_stripe", "--host", "127.0.0.1", "--port", "0"],
+                [sys.executable, "-m", "localdev.fake_stripe", "--host", "127.0.0.1", "--port", "0"],
                 cwd=PROJECT_ROOT,
                 env=env,
                 stdout=log,

@@ -3,7 +3,7 @@
 import threading
 from contextlib import contextmanager
 
-from billing.stripe import handlers
+from billing.webhooks import registry as handlers
 
 
 class RecordingHandler:

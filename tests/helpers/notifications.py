@@ -1,4 +1,4 @@
-"""Records the websocket events the code sends (billing.notifications.send_now), from any thread."""
+"""Records the websocket events the code sends (accounts.notifications.send_now), from any thread."""
 
 import threading
 
@@ -28,5 +28,5 @@ class SentEvents:
 def record_notifications(monkeypatch) -> SentEvents:
     """Replaces delivery (still after commit: only send_now is swapped) with a recorder."""
     events = SentEvents()
-    monkeypatch.setattr("billing.notifications.send_now", events.record)
+    monkeypatch.setattr("accounts.notifications.send_now", events.record)
     return events

@@ -1,8 +1,0 @@
-from django.urls import path
-
-from billing.api.auth import TokenObtainView, TokenRefresh
-
-urlpatterns = [
-    path("token/", TokenObtainView.as_view(), name="token-obtain"),
-    path("token/refresh/", TokenRefresh.as_view(), name="token-refresh"),
-]

@@ -1,0 +1,390 @@
+"""Webhook intake (SPEC §3): verify the signature, store the event once, enqueue its processing after commit.
+
+This is what runs while Stripe waits for our answer, so it does the least that makes the event safe: no Stripe
+call, no handler. It works on a *batch* of deliveries (one, from the Django view; as many as arrived together,
+from the ASGI intake in billing/api/webhook_asgi.py): the signing secrets kept for a few seconds, one insert
+statement per batch and at most one message to wake a worker (billing/webhooks/doorbell.py), so the
+cost per event stays small at a thousand deliveries a second. The event is committed before anyone answers 2xx.
+
+Exactly-once comes from the unique constraints on WebhookEvent: the batch is one `INSERT ... ON CONFLICT DO
+NOTHING RETURNING`, so the database itself says which rows it stored and which were already there (an earlier
+delivery, or a concurrent one in another process): never a read-then-write race, never a lost event. A repeat
+within the batch is dropped before the insert.
+"""
+
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account
+from billing.models import StripeConnection, WebhookEvent
+from billing.relationships import Relationship
+from billing.stripe.client import StripeClient
+from billing.webhooks import doorbell
+from core import errors
+from core.queue import enqueue
+
+logger = logging.getLogger(__name__)
+
+# The worker task that intake's doorbell wakes (billing/tasks.py), sent by name.
+PROCESS_EVENTS_TASK = "billing.tasks.process_webhook_events"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One POST as received: the raw body, its Stripe-Signature header, and the account of the endpoint
+    (None: the platform endpoint)."""
+
+    payload: bytes
+    signature: str | None
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What intake did with one delivery: the rows stored (one per account it is routed to), duplicates."""
+
+    stripe_event_id: str
+    stored: tuple[int, ...]
+    duplicates: int
+
+    @property
+    def duplicate(self) -> bool:
+        return not self.stored and self.duplicates > 0
+
+    def reply(self) -> dict:
+        """The body of the 2xx answer to Stripe (both endpoints, ASGI and DRF)."""
+        return {"received": True, "event_id": self.stripe_event_id, "duplicate": self.duplicate}
+
+
+def webhook_receive_account(*, account_id: str, payload: bytes, signature: str | None) -> Receipt:
+    """A delivery on the account's own endpoint, verified with its connection's signing secret.
+    Raises InvalidInput (400) for an unknown account, a missing secret, a bad signature or body."""
+    return _one(Delivery(payload=payload, signature=signature, account_id=str(account_id)))
+
+
+def webhook_receive_platform(*, payload: bytes, signature: str | None) -> Receipt:
+    """A delivery on the platform endpoint, verified with settings.STRIPE_WEBHOOK_SECRET. An event that names
+    a connected account (`account`, Connect) belongs to that account's relationship, never the platform's."""
+    return _one(Delivery(payload=payload, signature=signature))
+
+
+def _one(delivery: Delivery) -> Receipt:
+    (result,) = webhook_receive_batch(deliveries=[delivery])
+    if isinstance(result, errors.AppError):
+        raise result
+    return result
+
+
+def webhook_receive_batch(*, deliveries: Sequence[Delivery]) -> list[Receipt | errors.AppError]:
+    """Verifies and stores a batch of deliveries; answers, in order, each one's Receipt or the InvalidInput
+    (400) that refuses it. A refused delivery stores nothing; the others are not affected by it."""
+    results: list = [None] * len(deliveries)
+    secrets = _signing_secrets.lookup({d.account_id for d in deliveries if d.account_id is not None})
+    verified: list[tuple[int, dict, uuid.UUID | None]] = []  # (index, event, account of the endpoint)
+    for index, delivery in enumerate(deliveries):
+        try:
+            verified.append((index, *_verify(delivery, secrets)))
+        except errors.InvalidInput as exc:
+            results[index] = exc
+    routes = _connected_accounts(
+        {event["account"] for _, event, owner in verified if not owner and event.get("account")}
+    )
+
+    rows: list[tuple[int, WebhookEvent]] = []
+    now = timezone.now()
+    for index, event, owner in verified:
+        try:
+            fields = {**_event_fields(event), "payload": RawJSON(deliveries[index].payload.decode())}
+            if owner is not None:
+                targets = [(Relationship.ACCOUNT, owner)]
+            elif event.get("account"):
+                targets = [(Relationship.ACCOUNT, pk) for pk in _route(event["account"], routes)]
+            else:
+                targets = [(Relationship.PLATFORM, None)]
+        except errors.InvalidInput as exc:
+            results[index] = exc
+            continue
+        results[index] = fields["stripe_event_id"]
+        rows.extend((index, _row(fields, relationship, account_id, now)) for relationship, account_id in targets)
+
+    stored_by_delivery: dict[int, list[int]] = {}
+    for index, pk in _store(rows):
+        stored_by_delivery.setdefault(index, []).append(pk)
+    routed = Counter(index for index, _ in rows)
+    for index, result in enumerate(results):
+        if isinstance(result, str):
+            mine = tuple(stored_by_delivery.get(index, ()))
+            results[index] = Receipt(stripe_event_id=result, stored=mine, duplicates=routed[index] - len(mine))
+            if routed[index] > len(mine):
+                logger.info("Duplicate delivery of %s ignored", result)
+    return results
+
+
+def webhook_event_store(*, event: dict, relationship: str, account: Account | None) -> Receipt:
+    """Stores an event that did not come through an endpoint (a replay of an event we never received)."""
+    fields = _event_fields(event)
+    stored = _store([(0, _row(fields, relationship, account.pk if account else None, timezone.now()))])
+    pks = tuple(pk for _, pk in stored)
+    return Receipt(stripe_event_id=fields["stripe_event_id"], stored=pks, duplicates=1 - len(pks))
+
+
+# --- verification ----------------------------------------------------------------------------------------------
+
+
+class _SigningSecrets:
+    """The accounts' signing secrets, kept for a few seconds in this process (WEBHOOK_SECRET_CACHE_SECONDS):
+    reading and decrypting them for every batch costs more than storing the batch. A secret changed in
+    another process is picked up when its entry expires, or at once when a signature fails to verify with the
+    kept one (`refresh`); the connection service forgets the entry when it changes a connection here."""
+
+    def __init__(self):
+        self._entries: dict[str, tuple[float, uuid.UUID, object]] = {}
+
+    def lookup(self, account_ids: set[str]) -> dict[str, tuple]:
+        """account id as given → (account uuid, signing secret or None), for the active accounts with a
+        connection; ids that are not account ids, or of no such account, are left out."""
+        now = time.monotonic()
+        found = {}
+        for given in account_ids:
+            entry = self._entries.get(given)
+            if entry is not None and entry[0] > now:
+                found[given] = entry[1:]
+        missing = account_ids - found.keys()
+        if missing:
+            found.update(self.refresh(missing))
+        return found
+
+    def refresh(self, account_ids: set[str]) -> dict[str, tuple]:
+        by_uuid = {}
+        for given in account_ids:
+            try:
+                by_uuid[uuid.UUID(given)] = given
+            except ValueError:
+                continue
+        if not by_uuid:
+            return {}
+        connections = StripeConnection.objects.filter(account_id__in=by_uuid, account__is_active=True).only(
+            "account_id", "webhook_secret"
+        )
+        expires = time.monotonic() + settings.WEBHOOK_SECRET_CACHE_SECONDS
+        fresh = {by_uuid[c.account_id]: (c.account_id, c.webhook_secret) for c in connections}
+        for given in account_ids:
+            if given in fresh:
+                self._entries[given] = (expires, *fresh[given])
+            else:
+                self._entries.pop(given, None)
+        if len(self._entries) > 10_000:  # many accounts: drop the expired
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > time.monotonic()}
+        return fresh
+
+    def forget(self, account_id) -> None:
+        self._entries.pop(str(account_id), None)
+
+
+_signing_secrets = _SigningSecrets()
+
+
+def signing_secret_forget(*, account_id) -> None:
+    """The account's connection changed in this process: its next delivery reads the secret again."""
+    _signing_secrets.forget(account_id)
+
+
+def _verify(delivery: Delivery, secrets: dict) -> tuple[dict, uuid.UUID | None]:
+    """The verified event and the account of the endpoint (None: the platform's)."""
+    secret = _secret_for(delivery.account_id, secrets)
+    try:
+        event = StripeClient.verify_webhook(delivery.payload, delivery.signature, secret)
+    except errors.InvalidInput:
+        if delivery.account_id is None:
+            raise
+        # The secret kept here may be older than the connection's: read it again, verify once more.
+        secrets.update(_signing_secrets.refresh({delivery.account_id}))
+        fresh = _secret_for(delivery.account_id, secrets)
+        if fresh == secret:
+            raise
+        event = StripeClient.verify_webhook(delivery.payload, delivery.signature, fresh)
+    return event, secrets[delivery.account_id][0] if delivery.account_id else None
+
+
+def _secret_for(account_id: str | None, secrets: dict):
+    if account_id is None:
+        if not settings.STRIPE_WEBHOOK_SECRET:
+            raise errors.InvalidInput(
+                "The platform webhook signing secret is not configured (STRIPE_WEBHOOK_SECRET).",
+                code="webhook_secret_missing",
+            )
+        return settings.STRIPE_WEBHOOK_SECRET
+    if account_id not in secrets:
+        try:
+            uuid.UUID(account_id)
+        except ValueError:
+            raise errors.InvalidInput(f"{account_id!r} is not an account id.", code="webhook_unknown_account") from None
+        raise errors.InvalidInput(
+            f"No account {account_id} with a Stripe connection: check the webhook URL.",
+            code="webhook_unknown_account",
+        )
+    account_uuid, secret = secrets[account_id]
+    if not secret:
+        raise errors.InvalidInput(
+            f"Account {account_uuid} has no webhook signing secret: add it to its Stripe connection.",
+            code="webhook_secret_missing",
+        )
+    return secret
+
+
+def _connected_accounts(stripe_account_ids: set) -> dict[str, list]:
+    """Connect routing: Stripe account id → our accounts connected to it (live connections, active accounts)."""
+    routes: dict[str, list] = {}
+    if not stripe_account_ids:
+        return routes
+    names = [str(name) for name in stripe_account_ids]
+    connections = (
+        StripeConnection.objects.filter(Q(stripe_user_id__in=names) | Q(stripe_account_id__in=names))
+        .exclude(status=StripeConnection.Status.DISCONNECTED)
+        .filter(account__is_active=True)
+        .values_list("account_id", "stripe_user_id", "stripe_account_id")
+    )
+    for account_id, user_id, own_id in connections:
+        for name in {user_id, own_id} & set(names):
+            routes.setdefault(name, []).append(account_id)
+    return routes
+
+
+def _route(connected, routes: dict) -> list:
+    account_ids = routes.get(str(connected))
+    if not account_ids:
+        raise errors.InvalidInput(
+            f"The event names connected account {connected!r}, which no account here is connected to.",
+            code="webhook_unknown_connected_account",
+        )
+    return sorted(set(account_ids), key=str)
+
+
+def _event_fields(event: dict) -> dict:
+    created = event.get("created")
+    if not isinstance(created, int) or isinstance(created, bool):
+        raise errors.InvalidInput("Webhook event has no integer `created`.", code="webhook_body_invalid")
+    obj = (event.get("data") or {}).get("object") or {}
+    if not isinstance(obj, dict):
+        obj = {}
+    return {
+        "stripe_event_id": str(event["id"])[:255],
+        "type": str(event["type"])[:100],
+        "api_version": str(event.get("api_version") or "")[:40],
+        "livemode": bool(event.get("livemode")),
+        "created": created,
+        "object_id": str(obj.get("id") or "")[:255],
+        "object_type": str(obj.get("object") or "")[:60],
+        "payload": event,
+    }
+
+
+# --- storing ---------------------------------------------------------------------------------------------------
+
+
+def _row(fields: dict, relationship: str, account_id, now) -> WebhookEvent:
+    return WebhookEvent(
+        **fields,
+        relationship=relationship,
+        account_id=account_id,
+        received_at=now,
+        # If its Celery message is lost, the sweeper picks it up after this.
+        next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS),
+    )
+
+
+def _key(relationship: str, account_id, stripe_event_id: str) -> tuple:
+    """What the unique constraints compare (the account only on the account side)."""
+    account = uuid.UUID(str(account_id)) if account_id and relationship == Relationship.ACCOUNT else None
+    return relationship, account, stripe_event_id
+
+
+def _store(rows: list[tuple[int, WebhookEvent]]) -> list[tuple[int, int]]:
+    """Inserts the rows that are not stored yet; answers (delivery index, pk) of those it stored, and has
+    their processing enqueued once they are committed. A repeat within the batch is a duplicate too: the
+    first delivery of an event stores it."""
+    fresh, seen = [], set()
+    for index, row in rows:
+        key = _key(row.relationship, row.account_id, row.stripe_event_id)
+        if key not in seen:
+            seen.add(key)
+            fresh.append((index, row, key))
+    if not fresh:
+        return []
+    with transaction.atomic():
+        inserted = {_key(*returned[1:]): returned[0] for returned in _insert_new([row for _, row, _ in fresh])}
+        stored = [(index, inserted[key]) for index, _, key in fresh if key in inserted]
+        _enqueue_on_commit([pk for _, pk in stored])
+    return stored
+
+
+def _insert_new(rows: list[WebhookEvent]) -> list[tuple]:
+    """One statement, `INSERT ... ON CONFLICT DO NOTHING RETURNING`: stores the rows no unique constraint
+    already holds and answers (pk, relationship, account, event id) of those it stored. The database decides
+    what is a duplicate, atomically, even against another process's concurrent insert: no read-then-write.
+
+    Raw SQL because the ORM cannot say it: `bulk_create(ignore_conflicts=True)` does not tell which rows it
+    stored. The values still go through each field's own conversion, as the ORM's inserts do. SQLite (3.35+)
+    and PostgreSQL both accept it."""
+    meta = WebhookEvent._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    values = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    returning = ", ".join(
+        quote(meta.get_field(name).column) for name in ("id", "relationship", "account", "stripe_event_id")
+    )
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES {', '.join([values] * len(rows))} ON CONFLICT DO NOTHING RETURNING {returning}"
+    )
+    params = [_db_value(f, row) for row in rows for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+class RawJSON(str):
+    """A delivery's body as it arrived, stored as the event's payload without being encoded again (it is valid
+    JSON: it was parsed to be verified)."""
+
+
+def _db_value(field, row: WebhookEvent):
+    value = field.pre_save(row, True)
+    if isinstance(value, RawJSON):
+        if connection.vendor == "postgresql":
+            from psycopg.types.json import Jsonb
+
+            return Jsonb(value, dumps=str)
+        return str(value)
+    return field.get_db_prep_save(value, connection)
+
+
+def _enqueue_on_commit(pks: list[int]) -> None:
+    if not pks:
+        return
+    # robust: the events are committed; if the broker is down, the sweeper enqueues them later
+    # (next_attempt_at), and the deliveries are still acknowledged.
+    transaction.on_commit(lambda: _wake_workers(pks), robust=True)
+
+
+def _wake_workers(pks: list[int]) -> None:
+    """After commit: a message for a worker, unless one is already on its way (billing/webhooks/doorbell.py).
+    The message names these events (a worker claims them with the other pending ones) and when they were stored
+    (it lets the batch gather from then: processing.batch_wait)."""
+    if not doorbell.doorbell_ring():
+        return
+    try:
+        enqueue(PROCESS_EVENTS_TASK, pks, time.time())
+    except Exception:
+        doorbell.doorbell_answer()  # no message went out: let the next batch ring
+        raise

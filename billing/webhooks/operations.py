@@ -1,0 +1,99 @@
+"""The staff's operations on stored webhook events (the admin's actions, the admin toolkit API of SPEC §9):
+replay an event from Stripe's copy, purge a dead letter. Processing itself is in processing.py."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account
+from billing.models import StripeConnection, WebhookEvent
+from billing.relationships import Relationship
+from billing.stripe.client import StripeClient
+from billing.webhooks.intake import webhook_event_store
+from billing.webhooks.processing import PROCESS_EVENT_TASK, claim_lease
+from core import errors
+from core.queue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+Status = WebhookEvent.Status
+
+
+def _client_for(relationship: str, account: Account | None) -> StripeClient:
+    """The client of the relationship the event belongs to: the account's own Stripe, or the platform's."""
+    if relationship == Relationship.PLATFORM:
+        return StripeClient.for_platform()
+    connection = StripeConnection.objects.filter(account=account).first()
+    return StripeClient.for_connection(connection)
+
+
+def webhook_event_replay(*, stripe_event_id: str, account: Account | None = None) -> WebhookEvent:
+    """Fetches the event again from Stripe (the account's connection when `account` is given, else the
+    platform) and processes it again from scratch: attempts reset, errors cleared. An event we never received
+    is stored and processed. Raises NotFound / Stripe errors, or Conflict while a worker holds the event."""
+    relationship = Relationship.of(account)
+    fresh = _client_for(relationship, account).retrieve_event(stripe_event_id)
+    existing = WebhookEvent.objects.filter(
+        relationship=relationship, account=account, stripe_event_id=stripe_event_id
+    ).first()
+    if existing is None:
+        receipt = webhook_event_store(event=fresh, relationship=relationship, account=account)
+        return WebhookEvent.objects.get(
+            relationship=relationship, account=account, stripe_event_id=receipt.stripe_event_id
+        )
+    return _reset_for_replay(existing, fresh)
+
+
+def webhook_event_replay_row(*, event: WebhookEvent) -> WebhookEvent:
+    """Replay of a stored event (the admin action)."""
+    fresh = _client_for(event.relationship, event.account).retrieve_event(event.stripe_event_id)
+    return _reset_for_replay(event, fresh)
+
+
+def _reset_for_replay(event: WebhookEvent, fresh: dict) -> WebhookEvent:
+    now = timezone.now()
+    not_held = ~Q(status=Status.PROCESSING) | Q(claimed_at__lt=now - claim_lease())
+    obj = (fresh.get("data") or {}).get("object") or {}
+    with transaction.atomic():
+        reset = WebhookEvent.objects.filter(not_held, pk=event.pk).update(
+            payload=fresh,
+            type=fresh.get("type") or event.type,
+            created=fresh.get("created") or event.created,
+            object_id=obj.get("id") or event.object_id,
+            status=Status.PENDING,
+            attempts=0,
+            last_error="",
+            last_traceback="",
+            claimed_at=None,
+            processed_at=None,
+            next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS),
+        )
+        if not reset:
+            raise errors.Conflict(
+                f"Event {event.stripe_event_id} is being processed right now; replay it once that ends.",
+                code="webhook_event_busy",
+            )
+        enqueue_on_commit(PROCESS_EVENT_TASK, event.pk)
+    logger.info("Webhook event %s (%s) replayed", event.stripe_event_id, event.pk)
+    event.refresh_from_db()
+    return event
+
+
+def webhook_dead_letter_purge(*, stripe_event_id: str, account: Account | None = None) -> int:
+    """Deletes a dead letter after investigation (only a dead one: anything else is not ours to delete).
+    Answers how many rows went (0 when there was no such dead letter)."""
+    relationship = Relationship.of(account)
+    deleted, _ = WebhookEvent.objects.filter(
+        relationship=relationship, account=account, stripe_event_id=stripe_event_id, status=Status.DEAD
+    ).delete()
+    return deleted
+
+
+def webhook_dead_letters_purge(*, event_pks) -> int:
+    """The admin action: deletes those of the given events that are dead letters, and only those."""
+    deleted, _ = WebhookEvent.objects.filter(pk__in=list(event_pks), status=Status.DEAD).delete()
+    return deleted

@@ -1,0 +1,15 @@
+"""System checks: catch a bad encryption key at start-up rather than at the first secret written."""
+
+from django.conf import settings
+from django.core import checks
+
+
+@checks.register(checks.Tags.security)
+def field_encryption_key_is_valid(app_configs, **kwargs):
+    from core.secrets import fernet_from_settings
+
+    try:
+        fernet_from_settings(settings.FIELD_ENCRYPTION_KEY)
+    except ValueError as exc:
+        return [checks.Error(str(exc), id="billing.E001", hint="Generate one with Fernet.generate_key().")]
+    return []

@@ -1,0 +1,65 @@
+"""The architecture is checked, not just written down: `lint-imports` keeps the contracts in pyproject.toml
+(docs/architecture.md), and it really refuses an import that breaks one. Each broken case runs on a copy of the
+tree with one offending import added."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ["core", "accounts", "billing", "billing_project", "localdev"]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", "pyproject.toml", "--no-cache"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_tree_keeps_every_contract():
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def tree_copy(tmp_path_factory) -> Path:
+    copy = tmp_path_factory.mktemp("tree")
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("module", "offending_import", "contract"),
+    [
+        ("billing/services/connection.py", "import localdev.demo_data", "the product never imports localdev"),
+        ("billing/stripe/sync.py", "from billing import tasks", "nothing imports the tasks modules"),
+        ("billing/models/events.py", "from billing.webhooks import intake", "billing: api, admin, tasks above"),
+        ("billing/webhooks/registry.py", "from billing import models", "the webhook handler registry imports no"),
+        ("billing/services/connection.py", "from accounts.api import views", "no other app imports accounts' api"),
+        ("core/errors.py", "import accounts.models", "core is beneath every app"),
+        ("billing/handlers.py", "import stripe", "the only module that imports the Stripe SDK"),
+        ("accounts/services.py", "from accounts.api import auth", "accounts: api, websocket, admin"),
+    ],
+)
+def test_a_broken_contract_fails_the_check(tree_copy, module, offending_import, contract):
+    path = tree_copy / module
+    original = path.read_text()
+    path.write_text(original + f"\n{offending_import}  # noqa\n")
+    try:
+        result = lint_imports(tree_copy)
+    finally:
+        path.write_text(original)
+    assert result.returncode == 1, result.stdout + result.stderr
+    broken = result.stdout.split("Broken contracts")[-1]
+    assert contract in " ".join(broken.split()), result.stdout
