@@ -159,12 +159,14 @@ def run_ours(args, deliveries, distinct, workdir: Path, redis_url: str) -> dict:
     import django
 
     django.setup()
+    from django.urls import reverse
+
     account_ids = seed_accounts(args.accounts)
     requests = [
         (
-            f"/api/v1/billing/webhooks/stripe/{account_ids[d.account_index]}/"
+            reverse("billing:webhook-account", kwargs={"account_id": account_ids[d.account_index]})
             if d.account_index >= 0
-            else "/api/v1/billing/webhooks/stripe/",
+            else reverse("billing:webhook-platform"),
             json.dumps(d.event).encode(),
             account_secret(d.account_index) if d.account_index >= 0 else PLATFORM_SECRET,
         )

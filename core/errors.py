@@ -22,12 +22,6 @@ class InvalidInput(AppError):
     code = "invalid"
 
 
-class NotAuthenticated(AppError):
-    status = 401
-    code = "not_authenticated"
-    default_message = "Authentication credentials were not provided or are invalid."
-
-
 class Forbidden(AppError):
     status = 403
     code = "forbidden"

@@ -1,25 +1,15 @@
 """Reads about an account's Stripe connection and its sync runs. Never a secret."""
 
 from django.conf import settings
+from django.urls import reverse
 
 from billing.models import StripeConnection, SyncRun
 from billing.stripe.sync_sources import RESOURCES
-from core import errors
-
-ACCOUNT_WEBHOOK_PATH = "/api/v1/billing/webhooks/stripe/{account_id}/"
-
-
-def connection_get_usable(*, account) -> StripeConnection:
-    """The connection an endpoint needs to call the account's Stripe. Raises NoStripeConnection (409)."""
-    connection = StripeConnection.objects.filter(account=account).first()
-    if connection is None or not connection.is_usable:
-        raise errors.NoStripeConnection()
-    return connection
 
 
 def account_webhook_url(*, account) -> str:
     """Where the account points its Stripe webhook endpoint (SPEC §3): its public id in the path."""
-    return settings.PUBLIC_BASE_URL.rstrip("/") + ACCOUNT_WEBHOOK_PATH.format(account_id=account.pk)
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("billing:webhook-account", kwargs={"account_id": account.pk})
 
 
 def sync_run_latest(*, account) -> SyncRun | None:

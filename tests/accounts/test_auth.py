@@ -84,3 +84,15 @@ def test_token_of_a_removed_member_no_longer_opens_the_api(api, owner, account):
     assert api.get("/api/v1/account/").status_code == 200
     Membership.objects.filter(user=owner, account=account).delete()
     assert api.get("/api/v1/account/").status_code == 403
+
+
+def test_a_deactivated_account_closes_the_api_and_its_tokens(api, owner, account):
+    """The one membership check (accounts/selectors.py) refuses a deactivated account everywhere: the API
+    permission, a new token, a refresh (the websocket: tests/accounts/test_websocket.py)."""
+    refresh = obtain(owner.username, account_id=account.id).json()["refresh"]
+    account.is_active = False
+    account.save()
+    assert api.get("/api/v1/account/").status_code == 403
+    assert obtain(owner.username, account_id=account.id).json()["error"]["code"] == "not_a_member"
+    refreshed = APIClient().post("/api/v1/auth/token/refresh/", {"refresh": refresh}, format="json")
+    assert refreshed.status_code == 403 and refreshed.json()["error"]["code"] == "not_a_member"

@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.models import Membership
+from accounts.models import Account, Membership
 from accounts.notifications import notify_account, notify_user
 from tests.conftest import token_for
 from tests.helpers.ws import websocket
@@ -40,6 +40,15 @@ async def test_refused_once_the_user_is_no_longer_a_member(owner, account):
     await sync_to_async(Membership.objects.filter(user=owner, account=account).delete)()
     async with websocket(token) as (_, connected, _code):
         assert not connected
+
+
+async def test_refused_once_the_account_is_deactivated(owner, account):
+    """The websocket uses the API's membership check: a deactivated account's members no longer connect."""
+    token = await _token(owner, account)
+    await sync_to_async(Account.objects.filter(pk=account.pk).update)(is_active=False)
+    async with websocket(token) as (_, connected, close_code):
+        assert not connected
+        assert close_code == 4401
 
 
 async def test_user_and_account_events_arrive_after_commit(owner, account):

@@ -1,5 +1,6 @@
 """Helpers for webhook tests: a connected account, and posting signed deliveries to our endpoints."""
 
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -30,9 +31,10 @@ def connect(
 
 
 def account_url(account) -> str:
-    return f"/api/v1/billing/webhooks/stripe/{account.pk}/"
+    return reverse("billing:webhook-account", kwargs={"account_id": account.pk})
 
 
+# The published path (SPEC §3), spelled out: a test of it must fail if the route moves.
 PLATFORM_URL = "/api/v1/billing/webhooks/stripe/"
 
 
