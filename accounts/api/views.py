@@ -31,13 +31,19 @@ class CurrentAccountView(generics.RetrieveAPIView):
 
 
 class MembershipListView(generics.ListAPIView):
+    """The members of the token's account, oldest first."""
+
     serializer_class = MembershipSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no account
+            return membership_list(account=None)
         return membership_list(account=self.request.account)
 
 
 class MembershipDetailView(generics.RetrieveAPIView):
+    """One member of the token's account (another account's member is a 404)."""
+
     serializer_class = MembershipSerializer
 
     def get_object(self):

@@ -57,7 +57,7 @@ class SyncRunSerializer(serializers.Serializer):
             "reason": run.reason,
             "started_at": run.started_at,
             "finished_at": run.finished_at,
-            "progress": sync_run_progress(run),
+            "progress": sync_run_progress(run=run),
         }
         return super().to_representation(data)
 

@@ -16,7 +16,7 @@ def sync_run_latest(*, account) -> SyncRun | None:
     return SyncRun.objects.filter(account=account).order_by("-started_at", "-id").first()
 
 
-def sync_run_progress(run: SyncRun | None) -> dict[str, dict]:
+def sync_run_progress(*, run: SyncRun | None) -> dict[str, dict]:
     """{resource: {"status", "synced", "pages", "error"}} in the order resources are listed."""
     if run is None:
         return {}
@@ -53,4 +53,4 @@ def connection_status(*, account) -> dict:
             livemode=connection.livemode,
             has_webhook_secret=bool(connection.webhook_secret),
         )
-    return {**base, "webhook_url": account_webhook_url(account=account), "progress": sync_run_progress(run)}
+    return {**base, "webhook_url": account_webhook_url(account=account), "progress": sync_run_progress(run=run)}
