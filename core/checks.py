@@ -11,5 +11,5 @@ def field_encryption_key_is_valid(app_configs, **kwargs):
     try:
         fernet_from_settings(settings.FIELD_ENCRYPTION_KEY)
     except ValueError as exc:
-        return [checks.Error(str(exc), id="billing.E001", hint="Generate one with Fernet.generate_key().")]
+        return [checks.Error(str(exc), id="core.E001", hint="Generate one with Fernet.generate_key().")]
     return []

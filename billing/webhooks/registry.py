@@ -11,8 +11,8 @@ family wins over a shorter one (`charge.dispute.*` over `charge.*`). The relatio
 never a fallback: an account event can only reach an account handler, a platform event only a platform
 handler.
 
-A handler runs inside the transaction that marks its event processed: it must not call Stripe or enqueue work
-directly (use `transaction.on_commit` / `delay_on_commit`), and it raises to fail the attempt.
+A handler runs inside the transaction that marks its event processed: it must not call Stripe, it queues work
+with `core.queue.enqueue_on_commit` (sent only once that transaction commits), and it raises to fail the attempt.
 
 A handler may also carry a batch form, `handler.apply_many(pairs)`, which a worker calls once with the (handler,
 event) pairs of all the events of its batch whose handlers carry that same function (several handlers may share

@@ -1,5 +1,5 @@
 """A faster text dumper for Python lists on PostgreSQL connections (psycopg 3), installed on every connection
-Django opens (`install`, connected in BillingConfig.ready()).
+Django opens (`install`, connected in CoreConfig.ready()).
 
 Django 5.2 bulk-inserts on PostgreSQL with UNNEST: each column goes as one array parameter. psycopg's text
 array dumper escapes every quoted element with `re.sub(rb'(["\\\\])', rb"\\\\\\1", ...)`, a replacement template

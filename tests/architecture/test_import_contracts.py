@@ -50,6 +50,7 @@ def tree_copy(tmp_path_factory) -> Path:
         ("core/errors.py", "import accounts.models", "core is beneath every app"),
         ("billing/handlers.py", "import stripe", "the only module that imports the Stripe SDK"),
         ("accounts/services.py", "from accounts.api import auth", "accounts: api, websocket, admin"),
+        ("core/queue.py", "from billing_project import celery", "no app imports billing_project"),
     ],
 )
 def test_a_broken_contract_fails_the_check(tree_copy, module, offending_import, contract):
