@@ -18,6 +18,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         identity = await self._authenticate()
         if identity is None:
+            # Accept, then close with our code: a refusal before accepting reaches the browser as an HTTP 403 and
+            # close code 1006, which the SPA cannot tell from a network drop.
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         user_id, account_id = identity

@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
     options = parser.parse_args(argv)
 
+    # SIGINT too: a shell that starts the stack in the background makes it ignore SIGINT, and Ctrl-C from a
+    # terminal and `kill -INT` must both stop it.
     signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "billing_project.settings"}
     env.setdefault("PUBLIC_BASE_URL", f"http://{options.host}:{options.port}")
     group = ProcessGroup()

@@ -15,6 +15,10 @@ class StripeConnectionForm(forms.ModelForm):
 
 @admin.register(StripeConnection)
 class StripeConnectionAdmin(admin.ModelAdmin):
+    """What staff may see of a connection, never its secrets. Staff do not create one here: an account connects
+    its Stripe through the API, which checks the credentials against Stripe before storing them (an add page
+    offering neither account nor key could only fail)."""
+
     form = StripeConnectionForm
     list_display = ["account", "auth_mode", "status", "initialized", "livemode", "last_synced_at"]
     list_filter = ["status", "auth_mode", "initialized", "livemode"]
@@ -31,3 +35,6 @@ class StripeConnectionAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
+
+    def has_add_permission(self, request):
+        return False

@@ -11,7 +11,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.models import Account, Membership
 from accounts.notifications import notify_account, notify_user
 from tests.conftest import token_for
-from tests.helpers.ws import websocket
+from tests.helpers.ws import refusal_close_code, websocket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -22,33 +22,27 @@ async def _token(user, account):
 
 @pytest.mark.parametrize("token", [None, "", "not.a.jwt"])
 async def test_refused_without_a_valid_token(token):
-    async with websocket(token) as (_, connected, close_code):
-        assert not connected
-        assert close_code == 4401
+    assert await refusal_close_code(token) == 4401
 
 
 async def test_refused_with_an_expired_token(owner, account):
     access = AccessToken.for_user(owner)
     access["account_id"] = str(account.id)
     access.set_exp(lifetime=-timedelta(seconds=1))
-    async with websocket(str(access)) as (_, connected, _code):
-        assert not connected
+    assert await refusal_close_code(str(access)) == 4401
 
 
 async def test_refused_once_the_user_is_no_longer_a_member(owner, account):
     token = await _token(owner, account)
     await sync_to_async(Membership.objects.filter(user=owner, account=account).delete)()
-    async with websocket(token) as (_, connected, _code):
-        assert not connected
+    assert await refusal_close_code(token) == 4401
 
 
 async def test_refused_once_the_account_is_deactivated(owner, account):
     """The websocket uses the API's membership check: a deactivated account's members no longer connect."""
     token = await _token(owner, account)
     await sync_to_async(Account.objects.filter(pk=account.pk).update)(is_active=False)
-    async with websocket(token) as (_, connected, close_code):
-        assert not connected
-        assert close_code == 4401
+    assert await refusal_close_code(token) == 4401
 
 
 async def test_user_and_account_events_arrive_after_commit(owner, account):

@@ -95,6 +95,16 @@ def test_the_admin_never_shows_the_secrets(stripe, api, account):
     assert connection.stripe_account_id in pages[0].content.decode()
 
 
+def test_staff_cannot_add_a_connection_in_the_admin(db):
+    """A connection comes from the API, which checks the credentials against Stripe first: the admin's add page
+    (which could offer neither account nor key, and answered 500 on save) is refused."""
+    browser = Client()
+    browser.force_login(UserFactory(is_staff=True, is_superuser=True))
+    assert browser.get("/admin/billing/stripeconnection/add/").status_code == 403
+    assert browser.post("/admin/billing/stripeconnection/add/", {"status": "ready"}).status_code == 403
+    assert not StripeConnection.objects.exists()
+
+
 @pytest.mark.parametrize(
     "payload, code",
     [

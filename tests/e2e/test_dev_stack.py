@@ -27,6 +27,9 @@ def stack(tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # As a shell starting it in the background (`scripts/dev &`) does: SIGINT ignored on entry. The stack
+        # must still stop on `kill -INT` (and on Ctrl-C in a terminal).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     deadline = time.monotonic() + 120
     while "is up" not in (tmp_path / "stack.log").read_text():

@@ -19,6 +19,19 @@ async def websocket(token: str | None):
             await communicator.disconnect()
 
 
+async def refusal_close_code(token: str | None) -> int | None:
+    """A refused socket as a browser sees it: the handshake is accepted, then the socket is closed with an
+    application code. (Closing before accepting makes the server answer the handshake with HTTP 403, which a
+    browser reports as close code 1006: the SPA could not tell "log in again" from a network drop.)"""
+    path = "/ws/notifications/" + (f"?token={token}" if token is not None else "")
+    communicator = WebsocketCommunicator(application, path)
+    connected, close_code = await communicator.connect(timeout=5)
+    assert connected, f"the handshake was refused (close code {close_code}) instead of accepted, then closed"
+    message = await communicator.receive_output(timeout=5)
+    assert message["type"] == "websocket.close", message
+    return message.get("code")
+
+
 async def receive_events(communicator, *, until: str, timeout: float = 10) -> list[dict]:
     """Every message up to and including the first `until` event."""
     received = []
