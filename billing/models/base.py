@@ -12,7 +12,7 @@ class StripeObjectQuerySet(AccountScopedQuerySet):
 
 
 class StripeObject(models.Model):
-    """One object of the account's own Stripe (SPEC §0), mirrored. Written only by billing/stripe/mirror.py.
+    """One object of the account's own Stripe (SPEC §0), mirrored. Written only by billing/stripe/mirror/.
 
     Typed columns hold what queries filter and add up; `data` keeps the whole object as Stripe sent it.
     `last_event_created` / `last_event_id` order the writes: a webhook event older than what the row holds is

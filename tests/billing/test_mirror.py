@@ -1,4 +1,4 @@
-"""billing/stripe/mirror.py on Stripe's own examples (today's API) and on localstripe's older shapes."""
+"""billing/stripe/mirror/ on Stripe's own examples (today's API) and on localstripe's older shapes."""
 
 from datetime import UTC, datetime, timedelta
 
