@@ -7,6 +7,7 @@ held across a network call). The secrets go straight into encrypted columns and 
 import logging
 
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from billing.models import StripeConnection, SyncRun
 from billing.stripe import sync
@@ -20,6 +21,8 @@ logger = logging.getLogger(__name__)
 SECRET_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
 
 
+# Plain credentials live in these frames: error reports show their variables masked.
+@sensitive_variables("value")
 def _check_key(value: str, field: str) -> str:
     value = (value or "").strip()
     if value.startswith(("pk_test_", "pk_live_")):
@@ -35,6 +38,7 @@ def _check_key(value: str, field: str) -> str:
     return value
 
 
+@sensitive_variables("secret_key", "access_token")
 def _credentials(*, secret_key, access_token, stripe_user_id) -> tuple[str, str, str]:
     """(auth mode, key, connected account id or "") from either form of the request."""
     if secret_key and (access_token or stripe_user_id):
@@ -54,6 +58,7 @@ def _credentials(*, secret_key, access_token, stripe_user_id) -> tuple[str, str,
     return StripeConnection.AuthMode.CONNECT, _check_key(access_token, "access_token"), stripe_user_id
 
 
+@sensitive_variables("key")
 def _verified_account(key: str, stripe_user_id: str) -> dict:
     """The Stripe account behind the credentials. Refused credentials are the caller's mistake (400); Stripe
     being down is not (StripeUnavailable, 502, propagates)."""
@@ -71,6 +76,7 @@ def _verified_account(key: str, stripe_user_id: str) -> dict:
         ) from None
 
 
+@sensitive_variables("secret_key", "access_token", "webhook_secret", "key")
 def connection_connect(
     *,
     account,

@@ -17,6 +17,7 @@ from typing import Any
 
 import stripe
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from core import errors
 from core.secrets import Secret
@@ -27,6 +28,8 @@ Params = dict[str, Any]
 
 
 class StripeClient:
+    # The plain key lives in these frames: an error report (Django's, Sentry's) shows their variables masked.
+    @sensitive_variables("api_key", "key")
     def __init__(self, *, api_key: Secret | str, stripe_account: str | None = None, label: str = "account"):
         key = api_key.reveal() if isinstance(api_key, Secret) else api_key
         if not key:
@@ -48,7 +51,8 @@ class StripeClient:
     # --- construction -------------------------------------------------------------------------------------
     @classmethod
     def for_connection(cls, connection) -> "StripeClient":
-        """The account's own Stripe. Raises NoStripeConnection when it is not connected."""
+        """The account's own Stripe. Raises NoStripeConnection when it is not connected, SecretUnreadable (409)
+        when its stored key cannot be decrypted with FIELD_ENCRYPTION_KEY."""
         if connection is None or not connection.is_usable:
             raise errors.NoStripeConnection()
         return cls(
@@ -58,6 +62,7 @@ class StripeClient:
         )
 
     @classmethod
+    @sensitive_variables("secret_key")
     def for_credentials(cls, *, secret_key: str, stripe_user_id: str | None = None) -> "StripeClient":
         """Credentials not stored yet (checking them before they are saved)."""
         return cls(api_key=secret_key, stripe_account=stripe_user_id, label="unsaved-credentials")
@@ -112,6 +117,7 @@ class StripeClient:
         return self.retrieve("/v1/events", event_id)
 
     @staticmethod
+    @sensitive_variables("secret", "plain_secret")
     def verify_webhook(payload: bytes, signature_header: str | None, secret: Secret | str) -> dict:
         """Checks the Stripe-Signature header (tolerance from settings) and answers the event as a dict.
         Raises InvalidInput with a message that says what was wrong."""

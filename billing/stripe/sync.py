@@ -31,6 +31,7 @@ from billing.stripe.sync_sources import RESOURCES, walk_lists, walk_payment_meth
 from core import errors
 from core.backoff import backoff_delay
 from core.queue import enqueue_on_commit
+from core.secrets import SecretUnreadable
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,10 @@ def sync_resource_run(*, resource_id: int) -> None:
         return
     except errors.NoStripeConnection:
         _fail(resource, "Stripe was disconnected during the sync.")
+        return
+    except SecretUnreadable as exc:
+        logger.warning("Sync of %s failed: the stored Stripe key cannot be decrypted", spec.name)
+        _fail(resource, f"{exc.message} Reconnect Stripe.")
         return
     except errors.StripeRejected as exc:
         _fail(resource, f"Stripe refused to list {spec.name}: {exc.message}")

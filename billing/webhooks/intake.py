@@ -32,6 +32,7 @@ from billing.stripe.client import StripeClient
 from billing.webhooks import doorbell
 from core import errors
 from core.queue import enqueue
+from core.secrets import UnreadableSecret
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +235,13 @@ def _secret_for(account_id: str | None, secrets: dict):
             code="webhook_unknown_account",
         )
     account_uuid, secret = secrets[account_id]
+    if isinstance(secret, UnreadableSecret):
+        # This account's secret only: its deliveries are refused, the rest of the batch goes on.
+        raise errors.InvalidInput(
+            f"Account {account_uuid}'s webhook signing secret cannot be decrypted (FIELD_ENCRYPTION_KEY): "
+            "store it again on its Stripe connection.",
+            code="webhook_secret_unreadable",
+        )
     if not secret:
         raise errors.InvalidInput(
             f"Account {account_uuid} has no webhook signing secret: add it to its Stripe connection.",

@@ -5,8 +5,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from billing.models import WebhookEvent
-from billing.stripe.client import StripeClient
+from billing.models import Customer, WebhookEvent
+from tests.billing.stripe_seed import Stripe
 from tests.factories import UserFactory
 from tests.helpers.handlers import RecordingHandler, registered
 from tests.helpers.webhooks import connect, stored_event
@@ -69,17 +69,69 @@ def test_purge_deletes_the_selected_dead_letters_only(account):
     assert list(WebhookEvent.objects.values_list("stripe_event_id", flat=True)) == ["evt_done"]
 
 
-def test_replay_fetches_again_and_processes(account, monkeypatch, django_capture_on_commit_callbacks):
-    connect(account)
-    dead = event(account, "evt_dead", Status.DEAD)
-    monkeypatch.setattr(StripeClient, "retrieve_event", lambda client, event_id: dead.payload)
+ACCOUNT_KEY = "sk_test_51ReplayAccountOwnKey00000000000000000000"
+PLATFORM_KEY = "sk_test_51ReplayPlatformKey000000000000000000000"
+CONNECTED = "acct_1ReplayConnected"
 
-    with registered("account", TYPE, RecordingHandler()) as handler:
+
+def created_event(stripe: Stripe, customer_id: str) -> dict:
+    """The `customer.created` event the local Stripe recorded for this customer, as its owner sees it."""
+    events = stripe.get("/v1/events", type="customer.created")["data"]
+    return next(e for e in events if e["data"]["object"]["id"] == customer_id)
+
+
+def dead_letter(account, fresh: dict, **fields) -> WebhookEvent:
+    """What we hold of a Stripe event: a dead letter whose stored copy is stale (no email)."""
+    obj = {"id": fresh["data"]["object"]["id"], "object": "customer"}
+    return stored_event(
+        account, fresh["id"], event_type="customer.created", obj=obj, status=Status.DEAD, attempts=5, **fields
+    )
+
+
+def test_replay_fetches_each_event_from_its_own_stripe_with_its_own_key(
+    account, stripe_server, stripe_api_base, settings, django_capture_on_commit_callbacks
+):
+    """Replay against the local Stripe, which keeps each account's events to itself (Stripe-Account) and refuses
+    a revoked key: an account's event is fetched with the account's credentials, a platform event with the
+    platform's. With one of the two keys revoked, exactly the events of that key's relationship fail."""
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    settings.STRIPE_SECRET_KEY = PLATFORM_KEY
+    connect(account, secret_key=ACCOUNT_KEY, stripe_user_id=CONNECTED)
+    as_account = Stripe(stripe_api_base, key=ACCOUNT_KEY, stripe_account=CONNECTED)
+    as_platform = Stripe(stripe_api_base, key=PLATFORM_KEY)
+    account_fresh = created_event(as_account, as_account.post("/v1/customers", email="own@example.com")["id"])
+    platform_fresh = created_event(as_platform, as_platform.post("/v1/customers", email="ours@example.com")["id"])
+    account_row = dead_letter(account, account_fresh)
+    platform_row = dead_letter(None, platform_fresh, relationship="platform")
+    browser = staff(ops=True)
+
+    def replay() -> str:
         with django_capture_on_commit_callbacks(execute=True):
-            response = staff(ops=True).post(
-                CHANGELIST, {"action": "replay_events", "_selected_action": [dead.pk]}, follow=True
+            response = browser.post(
+                CHANGELIST,
+                {"action": "replay_events", "_selected_action": [account_row.pk, platform_row.pk]},
+                follow=True,
             )
+        assert response.status_code == 200
+        return response.content.decode()
 
-    assert response.status_code == 200 and "queued for processing again" in response.content.decode()
-    dead.refresh_from_db()
-    assert handler.calls == ["evt_dead"] and dead.status == Status.PROCESSED
+    with registered("platform", "customer.created", RecordingHandler()) as platform_handler:
+        stripe_server.revoke_key(PLATFORM_KEY)
+        page = replay()
+        assert "1 event(s) queued for processing again" in page
+        assert f"Not replayed: {platform_fresh['id']}: Stripe refused the credentials" in page
+        account_row.refresh_from_db()
+        assert account_row.status == Status.PROCESSED and account_row.payload == account_fresh  # Stripe's copy
+        assert Customer.objects.get(account=account, stripe_id=account_fresh["data"]["object"]["id"]).email == (
+            "own@example.com"
+        )
+        assert platform_handler.calls == []
+
+        stripe_server.clear_revoked_keys()
+        stripe_server.revoke_key(ACCOUNT_KEY)
+        page = replay()
+        assert "1 event(s) queued for processing again" in page
+        assert f"Not replayed: {account_fresh['id']}: Stripe refused the credentials" in page
+        platform_row.refresh_from_db()
+        assert platform_row.status == Status.PROCESSED and platform_row.payload == platform_fresh
+        assert platform_handler.calls == [platform_fresh["id"]]
