@@ -53,12 +53,12 @@ async def test_user_and_account_events_arrive_after_commit(owner, account):
         def send_in_a_rolled_back_then_a_committed_transaction():
             try:
                 with transaction.atomic():
-                    notify_user(owner.id, "never_sent", {})
+                    notify_user(owner.id, "never_sent", {}, account_id=account.id)
                     raise RuntimeError("rollback")
             except RuntimeError:
                 pass
             with transaction.atomic():
-                notify_user(owner.id, "subscription_updated", {"plan": "pro"})
+                notify_user(owner.id, "subscription_updated", {"plan": "pro"}, account_id=account.id)
                 notify_account(account.id, "balance_updated", {"balance": 1200, "currency": "usd"})
 
         await sync_to_async(send_in_a_rolled_back_then_a_committed_transaction)()
@@ -84,7 +84,7 @@ async def test_event_from_another_process_arrives_through_redis(owner, account, 
         sender = (
             "import django; django.setup();"
             "from accounts.notifications import notify_user;"
-            f"notify_user({owner.id}, 'billing_sync_progress', {{'resource': 'customers', 'synced': 100}})"
+            f"notify_user({owner.id}, 'billing_sync_progress', {{'resource': 'customers', 'synced': 100}}, account_id='{account.id}')"
         )
         env = {
             **os.environ,
