@@ -3,6 +3,7 @@
 import uuid
 
 from django.db.models import QuerySet
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import Membership
 from core import errors
@@ -22,6 +23,21 @@ def membership_get_active(*, user_id, account_id) -> Membership | None:
     except ValueError:
         return None
     return _active_memberships().filter(user_id=user_id, account_id=account_uuid).first()
+
+
+def password_digest(user) -> str:
+    """The digest of the user's password hash that tokens carry (SimpleJWT's CHECK_REVOKE_TOKEN claim): a token
+    whose digest differs was issued before the last password change."""
+    return get_md5_hash_password(user.password)
+
+
+def membership_get_for_session(*, user_id, account_id, password_claim) -> Membership | None:
+    """A session (a websocket, a token being refreshed) holds while the membership check passes and the password
+    has not changed since its token was issued."""
+    membership = membership_get_active(user_id=user_id, account_id=account_id)
+    if membership is None or password_claim != password_digest(membership.user):
+        return None
+    return membership
 
 
 def membership_for_token(*, user_id, account_id=None) -> Membership:

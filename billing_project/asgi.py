@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django (the Stripe webhook POSTs answered first by their own lean path,
-billing/api/webhook_asgi.py), websockets through Channels (JWT in the query string)."""
+billing/api/webhook_asgi.py), websockets through Channels (a ticket or JWT in the query string; a browser's Origin
+checked)."""
 
 import functools
 import gc
@@ -13,6 +14,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs Django set up first
 from django.conf import settings  # noqa: E402
 
+from accounts.consumers import BrowserOriginValidator  # noqa: E402
 from billing.api.webhook_asgi import WebhookIntakeApp  # noqa: E402
 from billing_project.routing import websocket_urlpatterns  # noqa: E402
 
@@ -53,4 +55,6 @@ skip_twisted_form_parsing()
 # Everything loaded so far lives as long as the process: keep it out of the garbage collector's full passes,
 # which otherwise walk it again and again under load (webhook intake allocates fast).
 gc.freeze()
-application = ProtocolTypeRouter({"http": webhook_intake_app, "websocket": URLRouter(websocket_urlpatterns)})
+application = ProtocolTypeRouter(
+    {"http": webhook_intake_app, "websocket": BrowserOriginValidator(URLRouter(websocket_urlpatterns))}
+)

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -113,6 +114,21 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Cache: the auth throttles' counters and the websocket tickets. They must be shared by every web process, so
+# Redis whenever there is one; in-process memory otherwise (one-off commands, tests without REDIS_URL).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "cache",
+            # A login must not hang on a stalled Redis: the throttles give up after this and let the request through.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -172,6 +188,9 @@ BILLING_SYNC_STALE_MINUTES = env_int("BILLING_SYNC_STALE_MINUTES", 30)
 # --- API
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    # How many proxies in front of us append to X-Forwarded-For: the throttles' client IP. 0 reads REMOTE_ADDR only
+    # (unset, DRF would trust a client-sent X-Forwarded-For and any client could pick its own IP).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "DEFAULT_PERMISSION_CLASSES": ["accounts.tenancy.IsAccountMember"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
@@ -185,7 +204,23 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
     "SIGNING_KEY": SECRET_KEY,
     "UPDATE_LAST_LOGIN": False,
+    # A refresh token is good once: refreshing answers a new one and blacklists the old (token_blacklist app).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a digest of the password hash, checked on every request: a password change ends every access
+    # token issued before it (refresh tokens are blacklisted by the change itself, accounts/services.py).
+    "CHECK_REVOKE_TOKEN": True,
 }
+# Auth throttles (accounts/throttles.py), "<count>/<second|minute|hour|day>". Obtaining a token, refreshing one,
+# changing a password and the admin login each count per username (per user for a refresh) and per client IP.
+AUTH_THROTTLE_PER_USERNAME = env_str("AUTH_THROTTLE_PER_USERNAME", "10/minute")
+AUTH_THROTTLE_PER_IP = env_str("AUTH_THROTTLE_PER_IP", "60/minute")
+# The websocket (accounts/consumers.py): origins a browser may open it from (default: ALLOWED_HOSTS; a socket
+# without an Origin header is not a browser's and is let through); a ticket's lifetime; how often an open socket
+# re-checks its membership besides the events that ask it to (membership removed, account or user changed).
+WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+WS_TICKET_SECONDS = env_int("WS_TICKET_SECONDS", 30)
+WS_RECHECK_SECONDS = env_int("WS_RECHECK_SECONDS", 300)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Billing back office API",
     "DESCRIPTION": "Accounts' own Stripe (mirror, billing) and the platform's billing of accounts.",

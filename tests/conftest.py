@@ -2,8 +2,10 @@
 demand, and the local Stripe (tests/harness). With DATABASE_URL / REDIS_URL set, the same tests run on
 PostgreSQL and Redis."""
 
+import copy
 import os
 import tempfile
+import uuid
 
 import pytest
 from django.db import connection
@@ -54,6 +56,16 @@ def _celery_runs_in_process():
     celery_app.conf.task_eager_propagates = True
     yield
     celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings):
+    """Auth throttle counters and websocket tickets live in the cache: each test starts with none. A key prefix of
+    its own rather than a flush: with REDIS_URL the cache shares its Redis database with the broker."""
+    caches = copy.deepcopy(settings.CACHES)
+    for cache in caches.values():
+        cache["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches
 
 
 @pytest.fixture

@@ -312,6 +312,6 @@ def _stop_run(run_id: int, reason: str, resource_id: int | None) -> bool:
 
 def _notify(run: SyncRun, event: str, data: dict) -> None:
     if run.started_by_id:
-        notify_user(run.started_by_id, event, data)
+        notify_user(run.started_by_id, event, data, account_id=run.account_id)
     else:
         notify_account(run.account_id, event, data)

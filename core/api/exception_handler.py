@@ -45,6 +45,9 @@ def exception_handler(exc, context):
     else:
         detail = exc.detail if isinstance(exc, drf.APIException) else str(exc)
         code = exc.get_codes() if isinstance(exc, drf.APIException) else "error"
+        if isinstance(code, dict) and isinstance(detail, dict):
+            # SimpleJWT's errors carry their code inside the detail ({"detail", "code"}): token_not_valid, ...
+            code = str(detail.get("code") or "error")
         code = code if isinstance(code, str) else "error"
         body = error_body(code, _first_message(detail))
     response.data = body

@@ -114,7 +114,9 @@ async def test_connect_mirrors_everything_and_announces_completion_once(stripe, 
         response = await sync_to_async(connect)(api)
         # The tasks ran eagerly inside the request: every event is already on its way. A last marker, sent
         # through the same layer, tells when all of them have arrived.
-        await get_channel_layer().group_send(user_group(owner.pk), {"type": "notify", "event": "end", "data": {}})
+        await get_channel_layer().group_send(
+            user_group(owner.pk, account.id), {"type": "notify", "event": "end", "data": {}}
+        )
         events = await receive_events(ws, until="end")
 
     assert response.status_code == 201, response.content

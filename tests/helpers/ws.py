@@ -8,9 +8,12 @@ from billing_project.asgi import application
 
 
 @asynccontextmanager
-async def websocket(token: str | None):
+async def websocket(token: str | None, *, ticket: str | None = None, origin: str | None = None):
     path = "/ws/notifications/" + (f"?token={token}" if token is not None else "")
-    communicator = WebsocketCommunicator(application, path)
+    if ticket is not None:
+        path = f"/ws/notifications/?ticket={ticket}"
+    headers = [(b"origin", origin.encode())] if origin is not None else []
+    communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, close_code = await communicator.connect(timeout=5)
     try:
         yield communicator, connected, close_code
@@ -19,11 +22,13 @@ async def websocket(token: str | None):
             await communicator.disconnect()
 
 
-async def refusal_close_code(token: str | None) -> int | None:
+async def refusal_close_code(token: str | None, *, ticket: str | None = None) -> int | None:
     """A refused socket as a browser sees it: the handshake is accepted, then the socket is closed with an
     application code. (Closing before accepting makes the server answer the handshake with HTTP 403, which a
     browser reports as close code 1006: the SPA could not tell "log in again" from a network drop.)"""
     path = "/ws/notifications/" + (f"?token={token}" if token is not None else "")
+    if ticket is not None:
+        path = f"/ws/notifications/?ticket={ticket}"
     communicator = WebsocketCommunicator(application, path)
     connected, close_code = await communicator.connect(timeout=5)
     assert connected, f"the handshake was refused (close code {close_code}) instead of accepted, then closed"
@@ -40,3 +45,10 @@ async def receive_events(communicator, *, until: str, timeout: float = 10) -> li
         received.append(message)
         if message["event"] == until:
             return received
+
+
+async def closed_with(communicator, *, timeout: float = 5) -> int | None:
+    """The close code of an open socket the server is expected to close (fails on any other message)."""
+    message = await communicator.receive_output(timeout=timeout)
+    assert message["type"] == "websocket.close", message
+    return message.get("code")
