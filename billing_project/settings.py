@@ -6,7 +6,6 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-
 from kombu import Queue
 
 from billing_project.env import env_bool, env_int, env_list, env_str

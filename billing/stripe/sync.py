@@ -26,12 +26,13 @@ import logging
 import time
 from datetime import timedelta
 
-from django.conf import settings
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, Exists, F, Max, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from accounts.notifications import notify_account, notify_user
 from billing.models import StripeConnection, SyncResource, SyncRun
@@ -41,7 +42,6 @@ from billing.stripe.sync_sources import RESOURCES, walk_lists, walk_payment_meth
 from core import errors
 from core.backoff import backoff_delay
 from core.queue import enqueue
-from kombu.exceptions import OperationalError as BrokerUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +86,7 @@ def sync_start(*, account, user=None, kind: str = SyncRun.Kind.RESYNC, resume: b
         StripeConnection.objects.filter(pk=connection.pk).update(
             status=StripeConnection.Status.SYNCING, status_reason="", updated_at=now
         )
-        for resource in resources:
-            if _ready(resource):
-                _enqueue(resource.pk, account.pk)
+        _enqueue([resource.pk for resource in resources if _ready(resource)], account.pk)
     return run
 
 
@@ -131,19 +129,25 @@ def _fail_stalled_runs(now, *, account=None) -> int:
     return sum(sync_run_fail(run_id=run_id, reason=reason) for run_id in stalled.values_list("pk", flat=True))
 
 
-def _enqueue(resource_id: int, account_id) -> None:
-    """Sends the resource's message after commit. A broker that cannot take it is logged, not raised: the run
-    and the resource's `queued_at` are committed, and sync_runs_sweep sends it again."""
-    transaction.on_commit(lambda: _send(resource_id, account_id))
+def _enqueue(resource_ids: list[int], account_id) -> None:
+    """Sends the resources' messages after commit. A broker that cannot take them is logged, not raised: the run
+    and the resources' `queued_at` are committed, and sync_runs_sweep sends them again."""
+    if resource_ids:
+        transaction.on_commit(lambda: _send(resource_ids, account_id))
 
 
-def _send(resource_id: int, account_id) -> None:
-    try:
-        enqueue(SYNC_RESOURCE_TASK, resource_id, account_id=str(account_id))
-    except BrokerUnavailable as exc:
-        logger.warning(
-            "Sync resource %s could not be queued (%s); the sync sweeper queues it again", resource_id, exc
-        )
+def _send(resource_ids: list[int], account_id) -> None:
+    for index, resource_id in enumerate(resource_ids):
+        try:
+            enqueue(SYNC_RESOURCE_TASK, resource_id, account_id=str(account_id))
+        except BrokerUnavailable as exc:
+            # Not the rest: each would wait on the same broker (Celery retries a publish for seconds) for nothing.
+            logger.warning(
+                "Sync resources %s could not be queued (%s); the sync sweeper queues them again",
+                resource_ids[index:],
+                exc,
+            )
+            return
 
 
 # --- lost messages and stalled runs (beat) --------------------------------------------------------------
@@ -170,8 +174,11 @@ def sync_runs_sweep(*, limit: int = 500) -> dict[str, int]:
         )
         if rows:
             SyncResource.objects.filter(pk__in=[pk for pk, _ in rows]).update(queued_at=now)
+        by_account: dict = {}
         for pk, account_id in rows:
-            _enqueue(pk, account_id)
+            by_account.setdefault(account_id, []).append(pk)
+        for account_id, pks in by_account.items():
+            _enqueue(pks, account_id)
     if rows:
         logger.warning("Sync sweeper queued %s resources again (their messages were lost)", len(rows))
     return {"failed": failed, "requeued": len(rows)}
@@ -188,13 +195,13 @@ def sync_resource_run(*, resource_id: int) -> None:
     now = Value(moment, output_field=DateTimeField())
     # Pending, or running with no progress for the stale delay (its worker died: a redelivery). A duplicate
     # message (the sweeper's, for a message that was only slow) finds it running and leaves it to its task.
-    presumed_lost = Q(status=Res.RUNNING, updated_at__lt=moment - timedelta(minutes=settings.BILLING_SYNC_STALE_MINUTES))
+    presumed_lost = Q(
+        status=Res.RUNNING, updated_at__lt=moment - timedelta(minutes=settings.BILLING_SYNC_STALE_MINUTES)
+    )
     started = (
         SyncResource.objects.filter(pk=resource.pk, run__status=Run.RUNNING)
         .filter(Q(status=Res.PENDING) | presumed_lost)
-        .update(
-            status=Res.RUNNING, attempts=F("attempts") + 1, started_at=Coalesce("started_at", now), updated_at=now
-        )
+        .update(status=Res.RUNNING, attempts=F("attempts") + 1, started_at=Coalesce("started_at", now), updated_at=now)
     )
     if not started:
         return
@@ -239,7 +246,7 @@ def _hand_over(resource: SyncResource) -> None:
             status=Res.PENDING, queued_at=timezone.now()
         )
         if moved:
-            _enqueue(resource.pk, resource.run.account_id)
+            _enqueue([resource.pk], resource.run.account_id)
 
 
 def _page_committer(resource: SyncResource):
@@ -299,8 +306,7 @@ def sync_resource_finish(*, resource_id: int) -> None:
         dependents = SyncResource.objects.filter(run_id=resource.run_id, resource__in=waiting, status=Res.PENDING)
         dependent_ids = list(dependents.values_list("pk", flat=True))
         SyncResource.objects.filter(pk__in=dependent_ids).update(queued_at=timezone.now())
-        for dependent_id in dependent_ids:
-            _enqueue(dependent_id, resource.run.account_id)
+        _enqueue(dependent_ids, resource.run.account_id)
     sync_run_complete_if_finished(run_id=resource.run_id)
 
 

@@ -36,33 +36,40 @@ from redis.retry import Retry
 logger = logging.getLogger(__name__)
 
 KEY = "billing:webhooks:doorbell"
-# Monotonic time until which the breaker stays open (per process: each web process finds out for itself).
-_open_until = 0.0
+# Per broker URL, the monotonic time until which its breaker stays open (per process: each web process finds
+# out for itself).
+_open_until: dict[str, float] = {}
 
 
 @functools.lru_cache(maxsize=4)
 def _client(url: str, timeout: float) -> redis.Redis:
     # No retries inside the client (redis-py retries 3 times with backoff by default): one short try, then the
     # breaker.
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
 
 
-def _store() -> redis.Redis | None:
+def _url() -> str | None:
     app = current_app
     url = app.conf.broker_url or ""
     if app.conf.task_always_eager or not url.startswith(("redis://", "rediss://", "unix://")):
         return None
+    return url
+
+
+def _store(url: str) -> redis.Redis:
     return _client(url, settings.WEBHOOK_DOORBELL_TIMEOUT_MS / 1000)
 
 
 def doorbell_breaker_open() -> bool:
-    """Whether a recent Redis failure makes the doorbell skip Redis for now."""
-    return time.monotonic() < _open_until
+    """Whether a recent failure of the broker's Redis makes the doorbell skip it for now."""
+    url = _url()
+    return url is not None and time.monotonic() < _open_until.get(url, 0.0)
 
 
-def _trip(exc: Exception) -> None:
-    global _open_until
-    _open_until = time.monotonic() + settings.WEBHOOK_DOORBELL_BREAKER_SECONDS
+def _trip(url: str, exc: Exception) -> None:
+    _open_until[url] = time.monotonic() + settings.WEBHOOK_DOORBELL_BREAKER_SECONDS
     logger.warning(
         "Webhook doorbell: Redis unavailable (%s: %s); not ringing for %ss, the sweeper enqueues the events meanwhile",
         exc.__class__.__name__,
@@ -74,25 +81,25 @@ def _trip(exc: Exception) -> None:
 def doorbell_ring() -> bool:
     """True when the caller must publish a message (no message outstanding, or no doorbell to share). False
     too while Redis is unavailable (the breaker): no message could go out, the sweeper covers the events."""
-    store = _store()
-    if store is None:
+    url = _url()
+    if url is None:
         return True
     if doorbell_breaker_open():
         return False
     try:
-        return bool(store.set(KEY, 1, nx=True, px=settings.WEBHOOK_DOORBELL_TTL_MS))
+        return bool(_store(url).set(KEY, 1, nx=True, px=settings.WEBHOOK_DOORBELL_TTL_MS))
     except redis.RedisError as exc:
-        _trip(exc)
+        _trip(url, exc)
         return False
 
 
 def doorbell_answer() -> None:
     """A worker took the message: deliveries from now on ring again. Called before it claims (or by intake when
     its publish failed). With Redis unavailable it does nothing: the key expires on its own."""
-    store = _store()
-    if store is None or doorbell_breaker_open():
+    url = _url()
+    if url is None or doorbell_breaker_open():
         return
     try:
-        store.delete(KEY)
+        _store(url).delete(KEY)
     except redis.RedisError as exc:
-        _trip(exc)
+        _trip(url, exc)
