@@ -143,7 +143,11 @@ def test_a_duplicate_message_never_runs_a_resource_that_is_already_running(strip
 
 
 def test_a_long_resource_hands_over_to_a_new_message_between_pages_and_loses_nothing(
-    stripe, api, account, settings, list_calls
+    stripe,
+    api,
+    account,
+    settings,
+    list_calls,  # noqa: F811 - the fixture imported above
 ):
     seed_account(stripe, customers=250, subscriptions=0, payments=0, refunds=0, payouts=0)
     settings.BILLING_SYNC_SLICE_SECONDS = 0  # every page is a slice
