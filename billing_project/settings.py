@@ -202,7 +202,7 @@ BILLING_SYNC_STALE_MINUTES = env_int("BILLING_SYNC_STALE_MINUTES", 30)
 # the same task fails runs that made no progress for BILLING_SYNC_STALE_MINUTES. A resource's task hands over
 # to a new message of its own after this many seconds of pages, so that one long resource does not hold a
 # worker process.
-BILLING_SYNC_REQUEUE_SECONDS = env_int("BILLING_SYNC_REQUEUE_SECONDS", 120)
+BILLING_SYNC_REQUEUE_SECONDS = env_int("BILLING_SYNC_REQUEUE_SECONDS", 600)
 BILLING_SYNC_SLICE_SECONDS = env_int("BILLING_SYNC_SLICE_SECONDS", 60)
 
 # Redis's visibility timeout: a message a worker has fetched but not acknowledged is handed to another worker
