@@ -1,5 +1,9 @@
 """Thin Celery tasks: take ids, call one service, let Celery retry. Services send them by name after commit
-(core/queue.py), so nothing in the product imports this module; Celery finds it by autodiscovery."""
+(core/queue.py), so nothing in the product imports this module; Celery finds it by autodiscovery.
+
+Each task has an explicit name, which its senders' constants and the beat rows (PeriodicTask.task) spell: a
+module moved or renamed must not strand the messages and schedules that name it. Names route to queues and
+carry time limits in settings (CELERY_TASK_ROUTES, CELERY_TASK_ANNOTATIONS)."""
 
 from celery import shared_task
 
@@ -8,7 +12,7 @@ from billing.webhooks import processing
 from core import errors
 
 
-@shared_task(bind=True, max_retries=None, acks_late=True)
+@shared_task(name="billing.sync_resource", bind=True, max_retries=None, acks_late=True)
 def sync_resource(self, resource_id: int, account_id: str | None = None):
     """One resource of a sync run (`account_id` only labels the logs). Stripe's 429 and 5xx are retried after
     the delay the sync decides (sync_resource_retry_in), which fails the run once the retries are spent; the
@@ -24,7 +28,7 @@ def sync_resource(self, resource_id: int, account_id: str | None = None):
         return self.retry(exc=exc, countdown=countdown, throw=not self.request.is_eager)
 
 
-@shared_task(bind=True, max_retries=None, acks_late=True)
+@shared_task(name="billing.process_webhook_event", bind=True, max_retries=None, acks_late=True)
 def process_webhook_event(self, event_pk: int) -> str:
     """Processes one stored webhook event (a retry, a replay, the sweeper). The attempt count and dead letters
     live on the event row (not in Celery's retry count), so a retry from the sweeper or a replay continues the
@@ -36,14 +40,21 @@ def process_webhook_event(self, event_pk: int) -> str:
     return outcome.status
 
 
-@shared_task(bind=True, acks_late=True)
+@shared_task(name="billing.process_webhook_events", bind=True, acks_late=True)
 def process_webhook_events(self, event_pks: list[int], stored_at: float | None = None) -> dict:
     """Woken by intake's doorbell: processes a batch (processing.webhook_batch_run). An eager run does not
     linger: nothing else can arrive while it waits."""
     return processing.webhook_batch_run(event_pks=event_pks, stored_at=stored_at, linger=not self.request.is_eager)
 
 
-@shared_task
+@shared_task(name="billing.sweep_webhook_events")
 def sweep_webhook_events() -> int:
     """Beat, every minute (PeriodicTask created by a migration, editable in the admin)."""
     return processing.webhook_events_sweep()
+
+
+@shared_task(name="billing.sweep_sync_runs")
+def sweep_sync_runs() -> dict:
+    """Beat, every minute (PeriodicTask created by a migration): queues again the sync resources whose message
+    was lost, and fails the runs that made no progress for BILLING_SYNC_STALE_MINUTES."""
+    return sync.sync_runs_sweep()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from billing_project.env import env_bool, env_int, env_list, env_str
 
@@ -140,7 +141,31 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # costs a new connection per task (a large share of a webhook batch's time on PostgreSQL). With it, connections
 # are closed every 2 × N tasks and, as in requests, whenever CONN_MAX_AGE or an error says so.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Queues by kind of work, so that a large initial sync never holds up webhook processing: a worker consumes
+# every queue unless told otherwise (`-Q`); production can give `webhooks` workers of its own. Tasks are routed
+# by their explicit names (billing/tasks.py); anything unrouted goes to `default`. Later apps add theirs
+# (`imports`, `metering`) here.
+CELERY_TASK_QUEUES = [Queue("webhooks"), Queue("sync"), Queue("default")]
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "billing.process_webhook_events": {"queue": "webhooks"},
+    "billing.process_webhook_event": {"queue": "webhooks"},
+    "billing.sweep_webhook_events": {"queue": "webhooks"},
+    "billing.sync_resource": {"queue": "sync"},
+    "billing.sweep_sync_runs": {"queue": "default"},
+}
+# Time limits (seconds). The soft limit raises SoftTimeLimitExceeded inside the task, whose own failure path
+# records it (a webhook handler's failure is retried; a sync resource goes on from its cursor); the hard limit
+# kills the process. A sync task hands its resource over after BILLING_SYNC_SLICE_SECONDS (below), well
+# within its limits.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
+CELERY_TASK_ANNOTATIONS = {
+    "billing.sync_resource": {
+        "soft_time_limit": env_int("BILLING_SYNC_TASK_SOFT_TIME_LIMIT", 300),
+        "time_limit": env_int("BILLING_SYNC_TASK_TIME_LIMIT", 360),
+    }
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -167,6 +192,10 @@ WEBHOOK_BATCH_MAX = env_int("WEBHOOK_BATCH_MAX", 500)
 WEBHOOK_BATCH_LINGER_MS = env_int("WEBHOOK_BATCH_LINGER_MS", 500)
 # How long intake's doorbell stays rung without a worker answering (billing/webhooks/doorbell.py).
 WEBHOOK_DOORBELL_TTL_MS = env_int("WEBHOOK_DOORBELL_TTL_MS", 5000)
+# Intake's doorbell with Redis unavailable: each call gives up after this long (no retries), and a failure makes
+# it skip Redis for this many seconds (the sweeper enqueues the events meanwhile).
+WEBHOOK_DOORBELL_TIMEOUT_MS = env_int("WEBHOOK_DOORBELL_TIMEOUT_MS", 250)
+WEBHOOK_DOORBELL_BREAKER_SECONDS = env_int("WEBHOOK_DOORBELL_BREAKER_SECONDS", 5)
 # How long a process keeps an account's webhook signing secret (billing/webhooks/intake.py).
 WEBHOOK_SECRET_CACHE_SECONDS = env_int("WEBHOOK_SECRET_CACHE_SECONDS", 10)
 
@@ -184,6 +213,24 @@ BILLING_SYNC_RETRY_BASE_SECONDS = env_int("BILLING_SYNC_RETRY_BASE_SECONDS", 2)
 BILLING_SYNC_RETRY_MAX_SECONDS = env_int("BILLING_SYNC_RETRY_MAX_SECONDS", 300)
 BILLING_SYNC_RESUME_HOURS = env_int("BILLING_SYNC_RESUME_HOURS", 24)
 BILLING_SYNC_STALE_MINUTES = env_int("BILLING_SYNC_STALE_MINUTES", 30)
+# A resource whose Celery message was lost (the broker was down when it was queued, or a worker lost it before
+# starting it) is queued again by the beat task `billing.sweep_sync_runs` once it has waited this long, pending;
+# the same task fails runs that made no progress for BILLING_SYNC_STALE_MINUTES. A resource's task hands over
+# to a new message of its own after this many seconds of pages, so that one long resource does not hold a
+# worker process.
+BILLING_SYNC_REQUEUE_SECONDS = env_int("BILLING_SYNC_REQUEUE_SECONDS", 600)
+BILLING_SYNC_SLICE_SECONDS = env_int("BILLING_SYNC_SLICE_SECONDS", 60)
+
+# Redis's visibility timeout: a message a worker has fetched but not acknowledged is handed to another worker
+# after this long. A retry's message is fetched at once and held until its countdown, so the timeout must exceed
+# the longest retry delay plus the longest a task may run, or a waiting retry would run twice. Computed here
+# so that raising a retry cap raises it too (margin: 10 minutes).
+BROKER_VISIBILITY_TIMEOUT_SECONDS = (
+    max(WEBHOOK_RETRY_MAX_SECONDS, BILLING_SYNC_RETRY_MAX_SECONDS)
+    + max([CELERY_TASK_TIME_LIMIT] + [limits["time_limit"] for limits in CELERY_TASK_ANNOTATIONS.values()])
+    + 600
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT_SECONDS}
 
 # --- API
 REST_FRAMEWORK = {

@@ -23,6 +23,12 @@ class Stop(Exception):
     pass
 
 
+# Every queue of CELERY_TASK_QUEUES (billing_project/settings.py): the development stack's one worker does all
+# the work; production may give `webhooks` workers of their own.
+WORKER_QUEUES = ("webhooks", "sync", "default")
+WORKER_COMMAND = ["-m", "celery", "-A", "billing_project", "worker", "-l", "INFO", "-Q", ",".join(WORKER_QUEUES)]
+
+
 def _raise_stop(signum, frame):
     raise Stop()
 
@@ -80,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             group.python(
                 "worker",
-                ["-m", "celery", "-A", "billing_project", "worker", "-l", "INFO", "-c", str(options.concurrency)],
+                [*WORKER_COMMAND, "-c", str(options.concurrency)],
                 env,
             )
             group.python("beat", ["-m", "celery", "-A", "billing_project", "beat", "-l", "INFO"], env)

@@ -115,6 +115,9 @@ class SyncResource(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When its task's message was sent (or, for a retry, is due): a resource still pending well after that lost
+    # its message, and the sweeper (sync_runs_sweep) sends another. Null: not queued yet (waiting for another).
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

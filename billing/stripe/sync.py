@@ -12,16 +12,27 @@ counts). Every transition is a conditional UPDATE, so that whatever number of wo
 
 Stripe's 429 / 5xx propagate (StripeRateLimited, StripeUnavailable) for the task to retry with backoff
 (billing/tasks.py, after the delay sync_resource_retry_in gives); refused credentials fail the run at once.
+
+Messages can be lost (the broker down when a resource is queued, a worker gone before it started one): a
+resource's message is sent after commit, a broker failure is logged rather than raised (the run stays, its
+resource pending), and `sync_runs_sweep` (beat, every minute) sends another for a resource still pending
+BILLING_SYNC_REQUEUE_SECONDS after it was queued, and fails a run with no progress for
+BILLING_SYNC_STALE_MINUTES. A resource is started by one message at a time: a duplicate finds it running and
+returns. A task hands its resource over to a new message after BILLING_SYNC_SLICE_SECONDS (or its soft time
+limit), so one long resource never holds a worker process for long.
 """
 
 import logging
+import time
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, Exists, F, Max, OuterRef, Value
+from django.db.models import DateTimeField, Exists, F, Max, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from accounts.notifications import notify_account, notify_user
 from billing.models import StripeConnection, SyncResource, SyncRun
@@ -30,20 +41,24 @@ from billing.stripe.client import StripeClient
 from billing.stripe.sync_sources import RESOURCES, walk_lists, walk_payment_methods
 from core import errors
 from core.backoff import backoff_delay
-from core.queue import enqueue_on_commit
+from core.queue import enqueue
 from core.secrets import SecretUnreadable
 
 logger = logging.getLogger(__name__)
 
 DATA_FETCHED_MESSAGE = "Successfully fetched data, Please refresh the page"
 # A resource's worker task (billing/tasks.py), sent by name.
-SYNC_RESOURCE_TASK = "billing.tasks.sync_resource"
+SYNC_RESOURCE_TASK = "billing.sync_resource"
 Res = SyncResource.Status
 Run = SyncRun.Status
 
 
 class _RunStopped(Exception):
     """The run was stopped (failed, superseded) while this task worked: its current page is rolled back."""
+
+
+class _SliceOver(Exception):
+    """This task has paged long enough (BILLING_SYNC_SLICE_SECONDS): its resource goes on in a new message."""
 
 
 # --- starting ------------------------------------------------------------------------------------------
@@ -56,7 +71,7 @@ def sync_start(*, account, user=None, kind: str = SyncRun.Kind.RESYNC, resume: b
         raise errors.NoStripeConnection()
     now = timezone.now()
     with transaction.atomic():
-        _fail_stalled_run(account, now)
+        _fail_stalled_runs(now, account=account)
         try:
             with transaction.atomic():
                 run = SyncRun.objects.create(account=account, started_by=user, kind=kind)
@@ -65,16 +80,19 @@ def sync_start(*, account, user=None, kind: str = SyncRun.Kind.RESYNC, resume: b
                 "A sync is already running for this account. Wait for it to finish.", code="sync_already_running"
             ) from None
         inherited = _resumable(account, run, now) if resume else {}
-        resources = SyncResource.objects.bulk_create(
-            [_resource_row(run, name, inherited.get(name), now) for name in RESOURCES]
-        )
+        rows = [_resource_row(run, name, inherited.get(name), now) for name in RESOURCES]
+        for row in rows:
+            row.queued_at = now if _ready(row) else None
+        resources = SyncResource.objects.bulk_create(rows)
         StripeConnection.objects.filter(pk=connection.pk).update(
             status=StripeConnection.Status.SYNCING, status_reason="", updated_at=now
         )
-        for resource in resources:
-            if RESOURCES[resource.resource].after is None:
-                _enqueue(resource.pk, account.pk)
+        _enqueue([resource.pk for resource in resources if _ready(resource)], account.pk)
     return run
+
+
+def _ready(resource: SyncResource) -> bool:
+    return RESOURCES[resource.resource].after is None
 
 
 def _resource_row(run: SyncRun, name: str, previous: SyncResource | None, now) -> SyncResource:
@@ -100,22 +118,71 @@ def _resumable(account, run: SyncRun, now) -> dict[str, SyncResource]:
     return {resource.resource: resource for resource in unfinished}
 
 
-def _fail_stalled_run(account, now) -> None:
-    """A run whose workers all died without a trace (no redelivery) must not block the account for ever."""
+def _fail_stalled_runs(now, *, account=None) -> int:
+    """A run whose workers all died without a trace (no redelivery), or whose messages never reached one, must
+    not block the account for ever, nor show `running` for ever. Answers how many it failed."""
     cutoff = now - timedelta(minutes=settings.BILLING_SYNC_STALE_MINUTES)
-    stalled = (
-        SyncRun.objects.filter(account=account, status=Run.RUNNING, started_at__lt=cutoff)
-        .annotate(last_progress=Max("resources__updated_at"))
-        .filter(last_progress__lt=cutoff)
-        .values_list("pk", flat=True)
+    runs = SyncRun.objects.filter(status=Run.RUNNING, started_at__lt=cutoff)
+    if account is not None:
+        runs = runs.filter(account=account)
+    stalled = runs.annotate(last_progress=Max("resources__updated_at")).filter(last_progress__lt=cutoff)
+    reason = f"The sync made no progress for {settings.BILLING_SYNC_STALE_MINUTES} minutes and was stopped."
+    return sum(sync_run_fail(run_id=run_id, reason=reason) for run_id in stalled.values_list("pk", flat=True))
+
+
+def _enqueue(resource_ids: list[int], account_id) -> None:
+    """Sends the resources' messages after commit. A broker that cannot take them is logged, not raised: the run
+    and the resources' `queued_at` are committed, and sync_runs_sweep sends them again."""
+    if resource_ids:
+        transaction.on_commit(lambda: _send(resource_ids, account_id))
+
+
+def _send(resource_ids: list[int], account_id) -> None:
+    for index, resource_id in enumerate(resource_ids):
+        try:
+            enqueue(SYNC_RESOURCE_TASK, resource_id, account_id=str(account_id))
+        except BrokerUnavailable as exc:
+            # Not the rest: each would wait on the same broker (Celery retries a publish for seconds) for nothing.
+            logger.warning(
+                "Sync resources %s could not be queued (%s); the sync sweeper queues them again",
+                resource_ids[index:],
+                exc,
+            )
+            return
+
+
+# --- lost messages and stalled runs (beat) --------------------------------------------------------------
+def sync_runs_sweep(*, limit: int = 500) -> dict[str, int]:
+    """What beat runs every minute: fails the runs with no progress for BILLING_SYNC_STALE_MINUTES, then queues
+    again the resources of running runs still pending BILLING_SYNC_REQUEUE_SECONDS after they were queued (their
+    message was lost). Answers {"failed": runs failed, "requeued": resources queued again}.
+
+    The rows are taken FOR UPDATE SKIP LOCKED (another sweep's are its own) and their `queued_at` moved in the
+    same transaction, so the next sweep waits another delay; the messages go out after the commit. A message
+    that was only slow, not lost, makes a duplicate, which finds the resource started and returns."""
+    now = timezone.now()
+    failed = _fail_stalled_runs(now)
+    due = SyncResource.objects.filter(
+        status=Res.PENDING,
+        run__status=Run.RUNNING,
+        queued_at__lt=now - timedelta(seconds=settings.BILLING_SYNC_REQUEUE_SECONDS),
     )
-    for run_id in stalled:
-        reason = f"The sync made no progress for {settings.BILLING_SYNC_STALE_MINUTES} minutes and was stopped."
-        sync_run_fail(run_id=run_id, reason=reason)
-
-
-def _enqueue(resource_id: int, account_id) -> None:
-    enqueue_on_commit(SYNC_RESOURCE_TASK, resource_id, account_id=str(account_id))
+    with transaction.atomic():
+        rows = list(
+            due.order_by("queued_at")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", "run__account_id")[:limit]
+        )
+        if rows:
+            SyncResource.objects.filter(pk__in=[pk for pk, _ in rows]).update(queued_at=now)
+        by_account: dict = {}
+        for pk, account_id in rows:
+            by_account.setdefault(account_id, []).append(pk)
+        for account_id, pks in by_account.items():
+            _enqueue(pks, account_id)
+    if rows:
+        logger.warning("Sync sweeper queued %s resources again (their messages were lost)", len(rows))
+    return {"failed": failed, "requeued": len(rows)}
 
 
 # --- running one resource ------------------------------------------------------------------------------
@@ -125,10 +192,18 @@ def sync_resource_run(*, resource_id: int) -> None:
     any other failure fails the run (and an unexpected one is re-raised once recorded)."""
     resource = SyncResource.objects.select_related("run").get(pk=resource_id)
     run = resource.run
-    now = Value(timezone.now(), output_field=DateTimeField())
-    started = SyncResource.objects.filter(
-        pk=resource.pk, status__in=[Res.PENDING, Res.RUNNING], run__status=Run.RUNNING
-    ).update(status=Res.RUNNING, attempts=F("attempts") + 1, started_at=Coalesce("started_at", now))
+    moment = timezone.now()
+    now = Value(moment, output_field=DateTimeField())
+    # Pending, or running with no progress for the stale delay (its worker died: a redelivery). A duplicate
+    # message (the sweeper's, for a message that was only slow) finds it running and leaves it to its task.
+    presumed_lost = Q(
+        status=Res.RUNNING, updated_at__lt=moment - timedelta(minutes=settings.BILLING_SYNC_STALE_MINUTES)
+    )
+    started = (
+        SyncResource.objects.filter(pk=resource.pk, run__status=Run.RUNNING)
+        .filter(Q(status=Res.PENDING) | presumed_lost)
+        .update(status=Res.RUNNING, attempts=F("attempts") + 1, started_at=Coalesce("started_at", now), updated_at=now)
+    )
     if not started:
         return
     spec = RESOURCES[resource.resource]
@@ -141,6 +216,11 @@ def sync_resource_run(*, resource_id: int) -> None:
         else:
             walk_lists(client, spec, resource.cursor, commit)
     except _RunStopped:
+        return
+    except (_SliceOver, SoftTimeLimitExceeded):
+        # Not a failure: the pages so far are committed with their cursor (a page cut short by the soft limit
+        # rolled back), and the resource goes on in a message of its own, behind the others in the queue.
+        _hand_over(resource)
         return
     except (errors.StripeRateLimited, errors.StripeUnavailable):
         raise
@@ -165,9 +245,19 @@ def sync_resource_run(*, resource_id: int) -> None:
     sync_resource_finish(resource_id=resource.pk)
 
 
+def _hand_over(resource: SyncResource) -> None:
+    with transaction.atomic():
+        moved = SyncResource.objects.filter(pk=resource.pk, status=Res.RUNNING, run__status=Run.RUNNING).update(
+            status=Res.PENDING, queued_at=timezone.now()
+        )
+        if moved:
+            _enqueue([resource.pk], resource.run.account_id)
+
+
 def _page_committer(resource: SyncResource):
     run = resource.run
     total = {"synced": resource.synced}
+    slice_ends = time.monotonic() + settings.BILLING_SYNC_SLICE_SECONDS
 
     def commit(object_name: str, objects: list[dict], cursor: dict, fetched_at: int) -> int:
         with transaction.atomic():
@@ -195,6 +285,8 @@ def _page_committer(resource: SyncResource):
                     "total_resources": len(RESOURCES),
                 },
             )
+        if time.monotonic() > slice_ends:
+            raise _SliceOver  # after the commit: this page and its cursor are kept
         return written
 
     return commit
@@ -216,10 +308,10 @@ def sync_resource_finish(*, resource_id: int) -> None:
                 resource.run.account, spec.object_name, pass_id=resource.pass_id, since=resource.pass_started_at
             )
         waiting = [name for name, other in RESOURCES.items() if other.after == spec.name]
-        for dependent_id in SyncResource.objects.filter(run_id=resource.run_id, resource__in=waiting).values_list(
-            "pk", flat=True
-        ):
-            _enqueue(dependent_id, resource.run.account_id)
+        dependents = SyncResource.objects.filter(run_id=resource.run_id, resource__in=waiting, status=Res.PENDING)
+        dependent_ids = list(dependents.values_list("pk", flat=True))
+        SyncResource.objects.filter(pk__in=dependent_ids).update(queued_at=timezone.now())
+        _enqueue(dependent_ids, resource.run.account_id)
     sync_run_complete_if_finished(run_id=resource.run_id)
 
 
@@ -264,12 +356,17 @@ def sync_resource_retry_in(*, resource_id: int, error: errors.StripeUnavailable,
         resource = SyncResource.objects.get(pk=resource_id)
         _fail(resource, f"Syncing {resource.resource} failed after {retries + 1} attempts: {error.message}")
         return None
-    return backoff_delay(
+    delay = backoff_delay(
         retries,
         base=settings.BILLING_SYNC_RETRY_BASE_SECONDS,
         cap=settings.BILLING_SYNC_RETRY_MAX_SECONDS,
         retry_after=getattr(error, "retry_after", None),
     )
+    # Pending again until the retry's message starts it; due then, so the sweeper leaves it alone meanwhile.
+    SyncResource.objects.filter(pk=resource_id, status=Res.RUNNING).update(
+        status=Res.PENDING, queued_at=timezone.now() + timedelta(seconds=delay)
+    )
+    return delay
 
 
 def sync_run_fail(*, run_id: int, reason: str, resource_id: int | None = None) -> bool:

@@ -37,7 +37,7 @@ from core.secrets import UnreadableSecret
 logger = logging.getLogger(__name__)
 
 # The worker task that intake's doorbell wakes (billing/tasks.py), sent by name.
-PROCESS_EVENTS_TASK = "billing.tasks.process_webhook_events"
+PROCESS_EVENTS_TASK = "billing.process_webhook_events"
 
 
 @dataclass(frozen=True)

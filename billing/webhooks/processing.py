@@ -35,8 +35,8 @@ from core.queue import enqueue, enqueue_on_commit
 logger = logging.getLogger(__name__)
 
 # The worker tasks (billing/tasks.py), sent by name.
-PROCESS_EVENT_TASK = "billing.tasks.process_webhook_event"
-PROCESS_EVENTS_TASK = "billing.tasks.process_webhook_events"
+PROCESS_EVENT_TASK = "billing.process_webhook_event"
+PROCESS_EVENTS_TASK = "billing.process_webhook_events"
 
 Status = WebhookEvent.Status
 SKIPPED = "skipped"  # an outcome, not a status: not claimed (done already, or held by another worker)

@@ -30,10 +30,21 @@ def real_broker(broker_url: str):
         _forget_broker_connections()
 
 
+def configured_queues() -> list[str]:
+    return [queue.name for queue in celery_app.conf.task_queues]
+
+
 @contextmanager
-def celery_worker(broker_url: str):
+def celery_worker(broker_url: str, queues: list[str] | None = None):
+    """A worker consuming every configured queue (as the development stack's), or only `queues`."""
     with (
         real_broker(broker_url),
-        start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker,
+        start_worker(
+            celery_app,
+            pool="solo",
+            perform_ping_check=False,
+            shutdown_timeout=10,
+            queues=queues or configured_queues(),
+        ) as worker,
     ):
         yield worker

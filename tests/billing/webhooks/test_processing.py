@@ -246,7 +246,7 @@ def test_the_sweeper_pushes_the_deadline_so_it_does_not_enqueue_twice(
 
 def test_the_sweeper_is_scheduled_every_minute_in_the_database():
     task = PeriodicTask.objects.get(name="billing: sweep webhook events")
-    assert task.enabled and task.task == "billing.tasks.sweep_webhook_events"
+    assert task.enabled and task.task == "billing.sweep_webhook_events"
     assert (task.interval.every, task.interval.period) == (1, "minutes")
     assert task.task in celery_app.tasks
 

@@ -47,7 +47,7 @@ def test_deliveries_ring_one_doorbell_and_the_worker_that_answers_takes_them_all
         with real_broker(redis_url):
             for event in events[:3]:
                 assert post_event(account_url(account), event, ACCOUNT_SECRET).status_code == 200
-            assert broker.llen("celery") == 1  # one message for three deliveries
+            assert broker.llen("webhooks") == 1  # one message for three deliveries, on the webhooks queue
         with celery_worker(redis_url):
             wait_until(lambda: len(handler.calls) == 3, message="the three events to be processed")
             assert post_event(account_url(account), events[3], ACCOUNT_SECRET).status_code == 200
