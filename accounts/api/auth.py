@@ -8,6 +8,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.selectors import membership_for_token
+from core.api.schema import INVALID, error_response
 
 
 class AccountTokenObtainSerializer(TokenObtainPairSerializer):
@@ -37,13 +38,39 @@ class TokenResponseSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
-@extend_schema(responses={200: TokenResponseSerializer}, auth=[])
+class TokenRefreshResponseSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField(required=False, help_text="A new refresh token, when refresh tokens rotate.")
+
+
+NOT_A_MEMBER = error_response(
+    "The user is not a member of the account asked for (`not_a_member`), or of any account (`no_account`)."
+)
+
+
+@extend_schema(
+    responses={
+        200: TokenResponseSerializer,
+        400: error_response(INVALID),
+        401: error_response("Wrong username or password, or an inactive user (`no_active_account`)."),
+        403: NOT_A_MEMBER,
+    },
+    auth=[],
+)
 class TokenObtainView(TokenObtainPairView):
     serializer_class = AccountTokenObtainSerializer
     permission_classes = [AllowAny]
 
 
-@extend_schema(auth=[])
+@extend_schema(
+    responses={
+        200: TokenRefreshResponseSerializer,
+        400: error_response(INVALID),
+        401: error_response("The refresh token is malformed, expired or revoked (`token_not_valid`)."),
+        403: NOT_A_MEMBER,
+    },
+    auth=[],
+)
 class TokenRefresh(TokenRefreshView):
     serializer_class = AccountTokenRefreshSerializer
     permission_classes = [AllowAny]
