@@ -11,7 +11,7 @@ from accounts.tenancy import IsAccountAdmin, IsAccountMember
 from billing.selectors.connection import connection_status, sync_run_latest, sync_run_progress
 from billing.services.connection import connection_connect, connection_disconnect, connection_resync
 from core.api.schema import error_response
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
 
 # What a Stripe credential may hold: Stripe's keys and ids are letters, digits and underscores (a signing secret
 # base64 too), with blanks around a pasted value forgiven. The prefixes (sk_/rk_, acct_, whsec_) are checked by
@@ -70,13 +70,15 @@ class ConnectInputSerializer(serializers.Serializer):
         unknown = sorted(set(self.initial_data) - set(self.fields))
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        wrong = {
-            name: ["Letters, digits and underscores only (as Stripe writes it)."]
-            for name, value in attrs.items()
-            if not _CHARSET[name].fullmatch(value)
-        }
-        if wrong:
-            raise serializers.ValidationError(wrong)
+        for name, value in attrs.items():
+            if not _CHARSET[name].fullmatch(value):
+                # The same codes the service gives for a wrong prefix: the SPA shows one message per field.
+                code = "webhook_secret_invalid" if name == "webhook_secret" else "stripe_key_invalid"
+                raise InvalidInput(
+                    f"{name}: not as Stripe writes it (letters, digits and underscores after sk_, rk_, acct_ "
+                    "or whsec_).",
+                    code=code,
+                )
         return {name: value.strip(" \t\r\n") for name, value in attrs.items()}
 
 
