@@ -145,6 +145,7 @@ def run_sync(base_url: str) -> dict:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
+    os.environ.setdefault("BILLING_DEV_DEFAULTS", "1")  # a local bench: the development secrets will do
     os.environ["STRIPE_API_BASE"] = base_url
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     django.setup()

@@ -141,6 +141,8 @@ def run_ours(args, deliveries, distinct, workdir: Path, redis_url: str) -> dict:
         REDIS_URL=redis_url,
         DEBUG="0",
         SECRET_KEY="bench-" + Fernet.generate_key().decode(),
+        JWT_SIGNING_KEY="bench-jwt-" + Fernet.generate_key().decode(),
+        SECURE_SSL_REDIRECT="0",  # production settings, served over plain HTTP on 127.0.0.1
         FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         STRIPE_SECRET_KEY=TEST_KEY,
         STRIPE_WEBHOOK_SECRET=PLATFORM_SECRET,

@@ -13,16 +13,48 @@ from billing_project.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BILLING_VAR_DIR", str(BASE_DIR / "var")))
 
-# Development defaults. Production (DEBUG off) refuses to start with any of them, see the check at the end.
+# Development defaults exist only when asked for: BILLING_DEV_DEFAULTS=1, which the development stack
+# (localdev/stack.py) and the test settings (tests/settings.py) set. Without it every secret must come from the
+# environment and the app refuses to start (see the check at the end): a deployment that forgot one must not run on
+# a key published in this repository.
+DEV_DEFAULTS = env_bool("BILLING_DEV_DEFAULTS", False)
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"
 DEV_FIELD_ENCRYPTION_KEY = "ZGV2LW9ubHktZmllbGQtZW5jcnlwdGlvbi1rZXktMDA="  # public development default
 DEV_STRIPE_SECRET_KEY = "sk_test_platform_dev_key"  # the local Stripe accepts any test key
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_platform_dev_secret"
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if DEBUG else [])
+
+def _dev_default(value: str) -> str | None:
+    return value if DEV_DEFAULTS else None
+
+
+# Off unless asked for: the debug pages list every URL pattern and settings to whoever triggers them.
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", _dev_default(DEV_SECRET_KEY))
+# Tokens are signed with a key of their own, so rotating one (sessions, password resets) does not rotate the other.
+JWT_SIGNING_KEY = env_str("JWT_SIGNING_KEY", _dev_default(SECRET_KEY))
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if DEV_DEFAULTS else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- HTTPS. With DEBUG off the cookies are HTTPS-only and browsers are told to keep to HTTPS (HSTS; sent only on
+# HTTPS responses). Plain HTTP is redirected unless the development defaults are on (tests and local runs serve
+# plain HTTP on 127.0.0.1), except /healthz, which load balancers probe over HTTP.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and not DEV_DEFAULTS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Behind a proxy that terminates TLS: the header it sets and the value meaning HTTPS, e.g.
+# "HTTP_X_FORWARDED_PROTO,https". Unset by default: trusting a header the proxy does not overwrite lets any client
+# claim HTTPS.
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", [])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured(
+        'SECURE_PROXY_SSL_HEADER must be "<META name>,<value>", e.g. "HTTP_X_FORWARDED_PROTO,https"'
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
 
 INSTALLED_APPS = [
     "daphne",
@@ -172,8 +204,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Stripe. The platform's own Stripe (our billing of accounts) and the address of Stripe itself.
 STRIPE_API_BASE = env_str("STRIPE_API_BASE")  # None means the real https://api.stripe.com
-STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", DEV_STRIPE_SECRET_KEY)
-STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", DEV_STRIPE_WEBHOOK_SECRET)
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", _dev_default(DEV_STRIPE_SECRET_KEY))
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", _dev_default(DEV_STRIPE_WEBHOOK_SECRET))
 STRIPE_API_VERSION = "2025-08-27.basil"
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 30)
@@ -199,7 +231,7 @@ WEBHOOK_DOORBELL_BREAKER_SECONDS = env_int("WEBHOOK_DOORBELL_BREAKER_SECONDS", 5
 # How long a process keeps an account's webhook signing secret (billing/webhooks/intake.py).
 WEBHOOK_SECRET_CACHE_SECONDS = env_int("WEBHOOK_SECRET_CACHE_SECONDS", 10)
 
-FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", DEV_FIELD_ENCRYPTION_KEY)
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", _dev_default(DEV_FIELD_ENCRYPTION_KEY))
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
@@ -242,14 +274,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler.exception_handler",
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 30)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
-    "SIGNING_KEY": SECRET_KEY,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "UPDATE_LAST_LOGIN": False,
     # A refresh token is good once: refreshing answers a new one and blacklists the old (token_blacklist app).
     "ROTATE_REFRESH_TOKENS": True,
@@ -298,25 +330,33 @@ LOGGING = {
 }
 
 
-def _refuse_development_secrets() -> None:
-    if DEBUG:
+def _refuse_unsafe_secrets() -> None:
+    """Without BILLING_DEV_DEFAULTS, every secret is set, none holds a development default (copied from this file),
+    and the JWT key is not the SECRET_KEY."""
+    if DEV_DEFAULTS:
         return
-    insecure = [
-        name
-        for name, value, dev in (
-            ("SECRET_KEY", SECRET_KEY, DEV_SECRET_KEY),
-            ("FIELD_ENCRYPTION_KEY", FIELD_ENCRYPTION_KEY, DEV_FIELD_ENCRYPTION_KEY),
-            ("STRIPE_SECRET_KEY", STRIPE_SECRET_KEY, DEV_STRIPE_SECRET_KEY),
-            ("STRIPE_WEBHOOK_SECRET", STRIPE_WEBHOOK_SECRET, DEV_STRIPE_WEBHOOK_SECRET),
-        )
-        if value == dev
-    ]
+    secrets = {
+        "SECRET_KEY": (SECRET_KEY, DEV_SECRET_KEY),
+        "JWT_SIGNING_KEY": (JWT_SIGNING_KEY, DEV_SECRET_KEY),
+        "FIELD_ENCRYPTION_KEY": (FIELD_ENCRYPTION_KEY, DEV_FIELD_ENCRYPTION_KEY),
+        "STRIPE_SECRET_KEY": (STRIPE_SECRET_KEY, DEV_STRIPE_SECRET_KEY),
+        "STRIPE_WEBHOOK_SECRET": (STRIPE_WEBHOOK_SECRET, DEV_STRIPE_WEBHOOK_SECRET),
+    }
+    problems = []
+    missing = [name for name, (value, _) in secrets.items() if not value]
+    if missing:
+        problems.append("these settings are not set: " + ", ".join(missing))
+    # FIELD_ENCRYPTION_KEY is a list (newest first): the development key anywhere in it is refused.
+    insecure = [name for name, (value, dev) in secrets.items() if value and dev in value.split(",")]
     if insecure:
+        problems.append("these settings still hold their development defaults: " + ", ".join(insecure))
+    if JWT_SIGNING_KEY and JWT_SIGNING_KEY == SECRET_KEY:
+        problems.append("JWT_SIGNING_KEY must differ from SECRET_KEY")
+    if problems:
         raise ImproperlyConfigured(
-            "DEBUG is off but these settings still hold their development defaults: "
-            + ", ".join(insecure)
-            + ". Set them in the environment."
+            "; ".join(problems)
+            + ". Set them in the environment (development defaults exist only with BILLING_DEV_DEFAULTS=1)."
         )
 
 
-_refuse_development_secrets()
+_refuse_unsafe_secrets()

@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.api.error_views import api_not_found
 from core.api.health import healthz
 
 urlpatterns = [
@@ -12,4 +13,12 @@ urlpatterns = [
     path("api/v1/auth/", include("accounts.api.auth_urls")),
     path("api/v1/account/", include("accounts.api.urls")),
     path("api/v1/billing/", include("billing.api.urls")),
+    # Last: any other /api/ path is a JSON 404, whatever DEBUG says (core/api/error_views.py).
+    re_path(r"^api/", api_not_found, name="api-not-found"),
 ]
+
+# With DEBUG off, Django's own error pages answer the one error shape too.
+handler400 = "core.api.error_views.bad_request"
+handler403 = "core.api.error_views.permission_denied"
+handler404 = "core.api.error_views.not_found"
+handler500 = "core.api.error_views.server_error"

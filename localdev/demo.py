@@ -3,7 +3,9 @@ a catalogue, subscriptions and payments, so every screen has something to show."
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from accounts.models import Account, Membership
@@ -27,7 +29,12 @@ TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "c
 
 @transaction.atomic
 def ensure_demo_account() -> tuple[Account, object]:
-    """The demo user, account and Stripe connection; idempotent across restarts."""
+    """The demo user, account and Stripe connection; idempotent across restarts. The demo user is a superuser
+    with a published password: it exists only where the development defaults were asked for."""
+    if not settings.DEV_DEFAULTS:
+        raise ImproperlyConfigured(
+            f"The demo superuser ({DEMO_USERNAME}) is created only with BILLING_DEV_DEFAULTS=1 (scripts/dev sets it)."
+        )
     User = get_user_model()
     user, created = User.objects.get_or_create(username=DEMO_USERNAME, defaults={"email": "demo@example.com"})
     if created or not user.check_password(DEMO_PASSWORD):

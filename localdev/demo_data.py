@@ -1,7 +1,7 @@
 """What the demo holds. No Django imports: the stack launcher prints the login before Django is set up."""
 
 DEMO_USERNAME = "demo"
-DEMO_PASSWORD = "demo-password"  # development only: the stack never runs with DEBUG off
+DEMO_PASSWORD = "demo-password"  # development only: created only with BILLING_DEV_DEFAULTS=1
 DEMO_ACCOUNT_NAME = "Demo Agency"
 DEMO_STRIPE_KEY = "sk_test_demo_agency_local_stripe_key"
 DEMO_WEBHOOK_SECRET = "whsec_demo_agency_local"

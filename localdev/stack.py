@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "billing_project.settings"}
+    # The development defaults (secrets, ALLOWED_HOSTS=*, the demo superuser) exist only when asked for; DEBUG is
+    # on for the developer (debug pages, static files served by daphne) unless the environment says otherwise.
+    env["BILLING_DEV_DEFAULTS"] = "1"
+    env.setdefault("DEBUG", "1")
     env.setdefault("PUBLIC_BASE_URL", f"http://{options.host}:{options.port}")
     group = ProcessGroup()
     with ExitStack() as cleanup:

@@ -18,9 +18,13 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts.selectors import membership_for_token, password_digest
 from accounts.services import user_password_change, ws_ticket_issue
 from accounts.throttles import PerIPThrottle, PerRefreshUserThrottle, PerUsernameThrottle, PerUserThrottle
+from core.api.schema import INVALID, error_response
 
-THROTTLED = OpenApiResponse(description="`throttled`: too many attempts for this username or IP; see Retry-After.")
-BAD_TOKEN = OpenApiResponse(description="`token_not_valid`: the refresh token is malformed, expired or revoked.")
+THROTTLED = error_response("`throttled`: too many attempts for this username or IP; see Retry-After.")
+BAD_TOKEN = error_response("`token_not_valid`: the refresh token is malformed, expired or revoked.")
+NOT_A_MEMBER = error_response(
+    "The user is not a member of the account asked for (`not_a_member`), or of any account (`no_account`)."
+)
 
 
 def tokens_for(membership) -> dict:
@@ -77,8 +81,9 @@ class RefreshRequestSerializer(serializers.Serializer):
 @extend_schema(
     responses={
         200: TokenResponseSerializer,
-        401: OpenApiResponse(description="`no_active_account`: wrong username or password."),
-        403: OpenApiResponse(description="`not_a_member` / `no_account`: no active membership to scope a token to."),
+        400: error_response(INVALID),
+        401: error_response("Wrong username or password, or an inactive user (`no_active_account`)."),
+        403: NOT_A_MEMBER,
         429: THROTTLED,
     },
     auth=[],
@@ -93,8 +98,9 @@ class TokenObtainView(TokenObtainPairView):
     request=RefreshRequestSerializer,
     responses={
         200: TokenResponseSerializer,
+        400: error_response(INVALID),
         401: BAD_TOKEN,
-        403: OpenApiResponse(description="`not_a_member`: the membership is gone or the account deactivated."),
+        403: error_response("`not_a_member`: the membership is gone or the account deactivated."),
         429: THROTTLED,
     },
     auth=[],
@@ -124,7 +130,7 @@ class LogoutView(APIView):
         request=RefreshRequestSerializer,
         responses={
             204: OpenApiResponse(description="Revoked."),
-            400: OpenApiResponse(description="`validation_error`: no refresh token."),
+            400: error_response("`validation_error`: no refresh token."),
             401: BAD_TOKEN,
         },
         auth=[],
@@ -155,7 +161,7 @@ class PasswordChangeView(APIView):
         request=PasswordChangeSerializer,
         responses={
             200: TokenResponseSerializer,
-            400: OpenApiResponse(description="`wrong_password`, `weak_password` or `validation_error`."),
+            400: error_response("`wrong_password`, `weak_password` or `validation_error`."),
             429: THROTTLED,
         },
     )

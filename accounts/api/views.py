@@ -1,13 +1,18 @@
 """The current account (from the token) and its members."""
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
 
 from accounts.models import Account, Membership
 from accounts.selectors import membership_get, membership_list
 
+# Ids are 64-bit: a larger number in the path names no member (and would overflow the database's integer).
+MAX_ID = 2**63 - 1
+
 
 class AccountSerializer(serializers.ModelSerializer):
-    parent_id = serializers.UUIDField(read_only=True)
+    parent_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="The agency, for a sub-account.")
 
     class Meta:
         model = Account
@@ -41,10 +46,18 @@ class MembershipListView(generics.ListAPIView):
         return membership_list(account=self.request.account)
 
 
+ID_PARAMETER = OpenApiParameter(
+    "id", {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}, OpenApiParameter.PATH
+)
+
+
+@extend_schema(parameters=[ID_PARAMETER])
 class MembershipDetailView(generics.RetrieveAPIView):
     """One member of the token's account (another account's member is a 404)."""
 
     serializer_class = MembershipSerializer
 
     def get_object(self):
+        if not 1 <= self.kwargs["pk"] <= MAX_ID:
+            raise NotFound()
         return membership_get(account=self.request.account, membership_id=self.kwargs["pk"])

@@ -3,14 +3,18 @@
 import logging
 
 from django.core.exceptions import PermissionDenied
+from django.core.signals import got_request_exception
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from core.errors import AppError
 
 logger = logging.getLogger(__name__)
+
+SERVER_ERROR_MESSAGE = "Something went wrong on our side. It has been logged; try again later."
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
@@ -39,7 +43,7 @@ def exception_handler(exc, context):
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None  # a real bug: let Django log it and answer 500
+        return _server_error(exc, context)
     if isinstance(exc, drf.ValidationError):
         body = error_body("validation_error", _first_message(exc.detail), {"fields": exc.detail})
     else:
@@ -52,3 +56,19 @@ def exception_handler(exc, context):
         body = error_body(code, _first_message(detail))
     response.data = body
     return response
+
+
+def _server_error(exc, context) -> Response:
+    """A bug. The caller gets the error shape, never Django's HTML page (with DEBUG on, the debug page shows
+    settings and code to whoever triggered it); the traceback goes to the log, and to whatever listens for
+    Django's `got_request_exception` (error trackers; the test client re-raises it in tests)."""
+    request = context.get("request")
+    logger.error(
+        "Unhandled %s on %s",
+        exc.__class__.__name__,
+        getattr(request, "path", "?"),
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    got_request_exception.send(sender=None, request=getattr(request, "_request", request))
+    set_rollback()
+    return Response(error_body("server_error", SERVER_ERROR_MESSAGE), status=500)

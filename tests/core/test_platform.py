@@ -1,10 +1,8 @@
 """The product's front door: health, API docs, admin, settings refusing unsafe production start."""
 
-import os
-import subprocess
-import sys
-
 import pytest
+
+from tests.helpers.settings_process import PRODUCTION_SECRETS, start_settings
 
 
 @pytest.mark.django_db
@@ -44,28 +42,22 @@ def test_admin_login_page_answers(client):
     assert client.get("/admin/login/").status_code == 200
 
 
-def _start_settings(**env):
-    code = "import django; django.setup(); print('started')"
-    full_env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY")}
-    full_env.update(env, DJANGO_SETTINGS_MODULE="billing_project.settings")
-    return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=60)
-
-
 def test_production_mode_refuses_development_secrets():
-    result = _start_settings(DEBUG="0", ALLOWED_HOSTS="billing.example.com")
+    """A development value copied into a deployment's environment is refused, not only a missing one."""
+    result = start_settings(
+        SECRET_KEY="dev-only-insecure-secret-key-do-not-use-in-production-0123456789",
+        JWT_SIGNING_KEY="a-real-jwt-key-" + "y" * 40,
+        FIELD_ENCRYPTION_KEY="cHJvZHVjdGlvbi1maWVsZC1lbmNyeXB0aW9uLWtleTE=",
+        STRIPE_SECRET_KEY="sk_live_realkey",
+        STRIPE_WEBHOOK_SECRET="whsec_platform_dev_secret",
+    )
     assert result.returncode != 0
     assert "development defaults" in result.stderr
     assert "SECRET_KEY" in result.stderr and "STRIPE_WEBHOOK_SECRET" in result.stderr
 
 
 def test_production_mode_starts_with_real_secrets():
-    result = _start_settings(
-        DEBUG="0",
-        SECRET_KEY="a-real-secret-" + "x" * 40,
-        FIELD_ENCRYPTION_KEY="cHJvZHVjdGlvbi1maWVsZC1lbmNyeXB0aW9uLWtleTE=",
-        STRIPE_SECRET_KEY="sk_live_realkey",
-        STRIPE_WEBHOOK_SECRET="whsec_real",
-    )
+    result = start_settings(**PRODUCTION_SECRETS)
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
 
