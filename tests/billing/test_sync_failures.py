@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.notifications import user_group
 from billing.models import Customer, StripeConnection, SyncResource, SyncRun
 from billing.services.connection import connection_resync
 from billing.stripe import client as stripe_client
@@ -102,7 +103,7 @@ def test_a_revoked_key_fails_the_run_at_once(stripe, stripe_server, api, account
     assert (connection.status, connection.status_reason) == ("failed", run.reason)
     assert connection.initialized is True  # the first sync did complete
     failed = [(group, data) for group, event, data in sent.sent if event == "billing_data_fetch_failed"]
-    assert failed == [(f"user.{owner.pk}", {"message": run.reason, "type": "error"})]
+    assert failed == [(user_group(owner.pk, account.id), {"message": run.reason, "type": "error"})]
     assert sent.of("billing_data_fetched") == []
     body = api.get(CONNECTION_URL).json()
     assert (body["status"], body["status_reason"]) == ("failed", run.reason)
