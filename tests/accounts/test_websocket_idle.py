@@ -100,7 +100,7 @@ def test_an_idle_redis_backed_websocket_outlives_15_seconds_and_still_receives(
                 ws.recv(timeout=IDLE_SECONDS)
 
             # The event goes through the channel layer (Redis) from this process, as a worker's would.
-            notify_user(owner.id, "subscription_updated", {"plan": "pro"})
+            notify_user(owner.id, "subscription_updated", {"plan": "pro"}, account_id=account.id)
             message = ws.recv(timeout=10)
         except ConnectionClosed as closed:
             pytest.fail(f"the idle socket was closed ({closed}); daphne's log:\n{log_path.read_text()[-3000:]}")
