@@ -142,8 +142,21 @@ STATIC_ROOT = VAR_DIR / "static"
 # --- Redis: broker and channel layer. Unset means "in this process only" (tests and one-off commands);
 # the development stack always sets it (to its embedded server).
 REDIS_URL = env_str("REDIS_URL")
+# The channel layer's Redis connections, timed on purpose. Each websocket's consumer waits for its next event with a
+# blocking BZPOPMIN of 5 s (channels_redis's RedisChannelLayer.brpop_timeout), in a loop. redis-py 8 gives every
+# connection a 5 s socket read timeout by default (redis._defaults.DEFAULT_SOCKET_TIMEOUT): the client
+# gave up on the blocking read just as the server was about to answer "nothing yet", raised TimeoutError, and daphne
+# closed every idle websocket with 1011 after 5-10 s. The read timeout must outlast the blocking pop (30 s >> 5 s)
+# while still bounding how long a Redis that stopped answering can hold a read; connecting stays short, and TCP
+# keepalive notices a peer that vanished. tests/accounts/test_websocket_idle.py keeps a socket idle past 15 s.
+CHANNEL_LAYER_REDIS_OPTIONS = {"socket_connect_timeout": 5, "socket_timeout": 30, "socket_keepalive": True}
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, **CHANNEL_LAYER_REDIS_OPTIONS}]},
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

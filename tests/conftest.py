@@ -70,9 +70,11 @@ def _fresh_cache(settings):
 
 @pytest.fixture
 def redis_channel_layer(settings, redis_url):
-    """The channel layer through Redis, as in production: events cross processes."""
+    """The channel layer through Redis, as in production (its connection options too: with redis-py's defaults a
+    consumer idle for 5 s fails): events cross processes."""
+    host = {"address": redis_url, **settings.CHANNEL_LAYER_REDIS_OPTIONS}
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [host]}}
     }
     return redis_url
 
