@@ -153,6 +153,8 @@ WEBHOOK_BATCH_LINGER_MS = env_int("WEBHOOK_BATCH_LINGER_MS", 500)
 WEBHOOK_DOORBELL_TTL_MS = env_int("WEBHOOK_DOORBELL_TTL_MS", 5000)
 # How long a process keeps an account's webhook signing secret (billing/webhooks/intake.py).
 WEBHOOK_SECRET_CACHE_SECONDS = env_int("WEBHOOK_SECRET_CACHE_SECONDS", 10)
+# How many deliveries a web process's ASGI intake holds waiting for the database; past it, 503 at once.
+WEBHOOK_INTAKE_QUEUE_MAX = env_int("WEBHOOK_INTAKE_QUEUE_MAX", 1000)
 
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", DEV_FIELD_ENCRYPTION_KEY)
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()
