@@ -39,9 +39,13 @@ def _platform_secret(settings):
 def intake_log(caplog):
     """Intake's log lines (the project's loggers do not propagate to the root, where caplog listens)."""
     logger = logging.getLogger("billing.webhooks.intake")
+    # An earlier test that configures logging again (a Celery worker in-process) may have disabled it.
+    disabled, logger.disabled = logger.disabled, False
+    caplog.set_level(logging.INFO, logger=logger.name)
     logger.addHandler(caplog.handler)
     yield caplog
     logger.removeHandler(caplog.handler)
+    logger.disabled = disabled
 
 
 @pytest.fixture
