@@ -9,6 +9,7 @@ Pure: no ORM, no settings.
 
 import codecs
 import math
+import re
 
 from core import errors
 
@@ -30,7 +31,7 @@ def event_fields(*, payload: bytes, event: dict) -> dict:
         _refuse("bom", "Webhook body starts with a byte order mark, which is not JSON.")
     if not isinstance(event, dict):
         _refuse("not_an_object", "Webhook body is not a JSON object.")
-    _check_json(event)
+    _check_json(payload, event)
     event_id, event_type = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not event_id or len(event_id) > ID_MAX:
         _refuse("id", f"Webhook event `id` must be a non-empty string of at most {ID_MAX} characters.")
@@ -66,24 +67,46 @@ def too_deep() -> errors.InvalidInput:
     return _invalid("too_deep", f"Webhook body nests deeper than {MAX_DEPTH} levels.")
 
 
-def _check_json(value) -> None:
+def _check_json(payload: bytes, event: dict) -> None:
     """What `jsonb` refuses and Python accepts: NaN and Infinity, \\u0000 in a string or a key, an unpaired
-    surrogate; and a nesting deeper than MAX_DEPTH. Iterative, so a deep body cannot exhaust the stack here."""
-    stack = [(value, 1)]
+    surrogate; and a nesting deeper than MAX_DEPTH. The text rules are looked for in the raw body first: both can
+    only arrive as `\\u` escapes (the body is UTF-8, where a surrogate cannot be encoded and a raw NUL is not
+    JSON), so most bodies skip the walk over their strings."""
+    _check_containers(event, 1)
+    if _ESCAPES.search(payload):
+        _check_strings(event)
+
+
+# `\u0000` or a surrogate escape (`\ud800`-`\udfff`), possibly preceded by an escaped backslash (then harmless,
+# which the walk over the strings sorts out).
+_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_NOT_FINITE = (math.inf, -math.inf)
+
+
+def _check_containers(node, depth: int) -> None:
+    # Recursion is bounded by MAX_DEPTH; the parser already refused what its own recursion limit could not take.
+    if depth > MAX_DEPTH:
+        raise too_deep()
+    for child in node.values() if type(node) is dict else node:
+        kind = type(child)
+        if kind is dict or kind is list:
+            _check_containers(child, depth + 1)
+        elif kind is float and (child != child or child in _NOT_FINITE):
+            _refuse("non_finite_number", "Webhook body holds NaN or Infinity, which is not JSON.")
+
+
+def _check_strings(value) -> None:
+    stack = [value]
     while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise too_deep()
+        node = stack.pop()
         if isinstance(node, dict):
             for key, child in node.items():
                 _check_text(key)
-                stack.append((child, depth + 1))
+                stack.append(child)
         elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
+            stack.extend(node)
         elif isinstance(node, str):
             _check_text(node)
-        elif isinstance(node, float) and not math.isfinite(node):
-            _refuse("non_finite_number", "Webhook body holds NaN or Infinity, which is not JSON.")
 
 
 def _check_text(text: str) -> None:

@@ -383,10 +383,12 @@ def connection_lost(exc: BaseException) -> bool:
     """Whether a database error says the connection itself is gone (the server ended it, the network dropped
     it), so that a new connection may well succeed: PostgreSQL's connection class (08), an administrator's or a
     crash's shutdown of the backend (57P01-57P03), or the driver finding the socket closed."""
+    if connection.vendor != "postgresql":
+        return False  # SQLite has no connection to lose
     if isinstance(exc, InterfaceError):
         return True
-    if not isinstance(exc, OperationalError) or connection.vendor != "postgresql":
-        return False  # SQLite has no connection to lose
+    if not isinstance(exc, OperationalError):
+        return False
     sqlstate = getattr(exc.__cause__, "sqlstate", None)
     return sqlstate is None or sqlstate[:2] == "08" or sqlstate in {"57P01", "57P02", "57P03"}
 
@@ -394,16 +396,17 @@ def connection_lost(exc: BaseException) -> bool:
 def _is_outage(exc: BaseException) -> bool:
     """Whether a failure is the database's (every delivery answers 503, Stripe delivers again) rather than one
     row's (that delivery answers 400)."""
-    if isinstance(exc, InterfaceError):
-        return True
     if not isinstance(exc, DatabaseError):
         return False  # e.g. a value the driver cannot convert: the row's
     if connection.vendor == "postgresql":
+        if isinstance(exc, InterfaceError):  # psycopg: the connection is closed
+            return True
         sqlstate = getattr(exc.__cause__, "sqlstate", None)
         if sqlstate is None:  # raised by the driver itself: a lost connection, or a value it cannot send
             return isinstance(exc, OperationalError)
         return sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES
-    return isinstance(exc, OperationalError)  # SQLite: locked, I/O, no file; a refused value is IntegrityError
+    # SQLite: locked, I/O, no file; a refused value is an IntegrityError, a value it cannot bind an InterfaceError
+    return isinstance(exc, OperationalError)
 
 
 def _insert_new(rows: list[WebhookEvent]) -> list[tuple]:
