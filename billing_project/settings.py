@@ -243,6 +243,8 @@ WEBHOOK_DOORBELL_TIMEOUT_MS = env_int("WEBHOOK_DOORBELL_TIMEOUT_MS", 250)
 WEBHOOK_DOORBELL_BREAKER_SECONDS = env_int("WEBHOOK_DOORBELL_BREAKER_SECONDS", 5)
 # How long a process keeps an account's webhook signing secret (billing/webhooks/intake.py).
 WEBHOOK_SECRET_CACHE_SECONDS = env_int("WEBHOOK_SECRET_CACHE_SECONDS", 10)
+# How many deliveries a web process's ASGI intake holds waiting for the database; past it, 503 at once.
+WEBHOOK_INTAKE_QUEUE_MAX = env_int("WEBHOOK_INTAKE_QUEUE_MAX", 1000)
 
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", _dev_default(DEV_FIELD_ENCRYPTION_KEY))
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()

@@ -10,6 +10,9 @@ other request goes on to Django untouched:
   its own long-lived database connection: the insert, the commit and the broker message are shared by the
   batch (group commit). A lone delivery is written at once: batching adds no wait, only sharing.
 - the answer goes out after the batch's commit: a 2xx always means the event is stored.
+- the queue in front of that thread is bounded (WEBHOOK_INTAKE_QUEUE_MAX deliveries): when the database falls
+  behind, a delivery that finds it full is answered 503 at once (Stripe delivers it again) instead of waiting in
+  memory that grows with the backlog.
 
 The same URLs are also routed by Django to billing/api/webhooks.py (the test client, WSGI, the OpenAPI
 schema); both call the same service and answer the same bodies.
@@ -25,7 +28,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, connections
 from django.urls import reverse
 
-from billing.webhooks.intake import Delivery, Receipt, webhook_receive_batch
+from billing.webhooks.intake import Delivery, Receipt, connection_lost, webhook_receive_batch
 from core import errors
 from core.api.exception_handler import error_body
 from core.logcontext import request_id_from, request_id_var
@@ -35,26 +38,47 @@ logger = logging.getLogger(__name__)
 MAX_BATCH = 200
 
 
+class IntakeBusy(errors.AppError):
+    """The intake queue is full: the database is behind. Stripe delivers again later."""
+
+    status = 503
+    code = "webhook_intake_busy"
+    default_message = "Webhook intake is at capacity; Stripe will deliver this event again."
+
+
 class IntakeBatcher:
     """Collects deliveries from concurrent requests and stores them in batches, one batch at a time, in one
-    thread (so one database connection, reused across batches)."""
+    thread (so one database connection, reused across batches). At most `queue_max` deliveries wait (default
+    WEBHOOK_INTAKE_QUEUE_MAX); past that, `submit` answers IntakeBusy at once."""
 
-    def __init__(self, max_batch: int = MAX_BATCH, write=None):
+    def __init__(self, max_batch: int = MAX_BATCH, write=None, queue_max: int | None = None):
         self.max_batch = max_batch
+        self.queue_max = settings.WEBHOOK_INTAKE_QUEUE_MAX if queue_max is None else queue_max
         self._write = write or _write  # (deliveries) -> results; runs in the batcher's thread
         self._queue: asyncio.Queue | None = None
         self._loop = None
         self._runner: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-intake")
 
+    def full(self) -> bool:
+        """No room for another delivery: the caller may answer 503 without reading the body."""
+        return self._queue is not None and self._loop is asyncio.get_running_loop() and self._queue.full()
+
     async def submit(self, delivery: Delivery) -> Receipt | errors.AppError:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # first use, or a new event loop (tests): start the runner on this one
-            self._loop, self._queue = loop, asyncio.Queue()
+            self._loop, self._queue = loop, asyncio.Queue(maxsize=self.queue_max)
             self._runner = loop.create_task(self._run())
         future = loop.create_future()
-        self._queue.put_nowait((delivery, future))
+        try:
+            self._queue.put_nowait((delivery, future))
+        except asyncio.QueueFull:
+            return IntakeBusy()
         return await future
+
+    def waiting(self) -> int:
+        """Deliveries queued and not yet taken into a batch."""
+        return self._queue.qsize() if self._queue is not None else 0
 
     def close(self) -> None:
         """Closes the thread's database connection and stops the thread (tests; a server just exits)."""
@@ -79,12 +103,21 @@ class IntakeBatcher:
 
 def _write(deliveries: list[Delivery]) -> list:
     # This thread keeps its database connection from batch to batch (opening one per batch would cost more
-    # than the batch), whatever CONN_MAX_AGE says for requests; a connection that failed is dropped so that
-    # the next batch opens a new one.
+    # than the batch), whatever CONN_MAX_AGE says for requests. A kept connection can die between batches (the
+    # server restarted, a failover, an idle timeout, pg_terminate_backend): the batch that finds it dead is
+    # written once more on a new connection rather than answered 503. Safe to repeat: nothing of a failed
+    # attempt was committed or sent (the wake-up runs after commit), and the insert skips what is stored.
+    try:
+        return webhook_receive_batch(deliveries=deliveries)
+    except DatabaseError as exc:
+        connection.close()
+        if not connection_lost(exc):
+            raise  # the database itself failed (e.g. a lock timeout): a second try would wait as long again
+        logger.warning("Webhook intake: the database connection was lost; writing the batch on a new one")
     try:
         return webhook_receive_batch(deliveries=deliveries)
     except DatabaseError:
-        connection.close()
+        connection.close()  # the next batch opens a new one
         raise
 
 
@@ -134,6 +167,8 @@ class WebhookIntakeApp:
         if scope["method"] != "POST":
             message = f'Method "{scope["method"]}" not allowed.'
             return 405, error_body("method_not_allowed", message), [(b"allow", b"POST, OPTIONS")]
+        if self.batcher.full():  # answered before the body is read: a backlog must not grow memory
+            return 503, error_body(IntakeBusy.code, IntakeBusy.default_message), []
         payload = await _read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if payload is None:
             message = f"Webhook body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."

@@ -32,15 +32,17 @@ ACK = inline_serializer(
     },
 )
 REFUSED = OpenApiResponse(
-    description="Bad or missing signature, stale timestamp, body that is not a Stripe event, unknown "
-    "account or account without a signing secret. Nothing is stored. "
-    '`{"error": {"code", "message", "details"}}`.'
+    description="Bad or missing signature, stale timestamp, body that is not a Stripe event or that cannot be "
+    "stored (`webhook_body_invalid`, `details.reason` says why), unknown account or account without a signing "
+    "secret, or any other failure of this delivery alone (`webhook_event_refused`). Nothing is stored; other "
+    'deliveries are not affected. `{"error": {"code", "message", "details"}}`.'
 )
 
 TOO_LARGE = OpenApiResponse(description="Body over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB). Nothing is stored.")
 NOT_STORED = OpenApiResponse(
-    description="The event could not be stored (the database is unavailable): Stripe delivers it again. "
-    '`{"error": {"code": "webhook_store_failed", ...}}`.'
+    description="The event could not be stored (the database is unavailable: `webhook_store_failed`), or "
+    "intake is at capacity (`webhook_intake_busy`): Stripe delivers it again. "
+    '`{"error": {"code", "message", "details"}}`.'
 )
 RESPONSES = {200: ACK, 400: REFUSED, 413: TOO_LARGE, 503: NOT_STORED}
 

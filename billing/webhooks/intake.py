@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from accounts.models import Account
 from billing.models import StripeConnection, WebhookEvent
 from billing.relationships import Relationship
 from billing.stripe.client import StripeClient
-from billing.webhooks import doorbell
+from billing.webhooks import doorbell, envelope
 from core import errors
 from core.queue import enqueue
 from core.secrets import UnreadableSecret
@@ -87,40 +87,47 @@ def _one(delivery: Delivery) -> Receipt:
 
 
 def webhook_receive_batch(*, deliveries: Sequence[Delivery]) -> list[Receipt | errors.AppError]:
-    """Verifies and stores a batch of deliveries; answers, in order, each one's Receipt or the InvalidInput
-    (400) that refuses it. A refused delivery stores nothing; the others are not affected by it."""
+    """Verifies and stores a batch of deliveries; answers, in order, each one's Receipt or the AppError (400)
+    that refuses it. A refused delivery stores nothing, and nothing one delivery holds affects the others: its
+    envelope is checked on its own (billing/webhooks/envelope.py), any other failure of its own becomes its 400
+    (`webhook_event_refused`), and a batch insert the database still refuses is retried one delivery at a time.
+    Raises only what concerns the whole batch: the database unavailable (callers answer 503)."""
     results: list = [None] * len(deliveries)
     secrets = _signing_secrets.lookup({d.account_id for d in deliveries if d.account_id is not None})
-    verified: list[tuple[int, dict, uuid.UUID | None]] = []  # (index, event, account of the endpoint)
+    verified: list[tuple[int, dict, uuid.UUID | None]] = []  # (index, stored fields, account of the endpoint)
     for index, delivery in enumerate(deliveries):
         try:
-            verified.append((index, *_verify(delivery, secrets)))
-        except errors.InvalidInput as exc:
-            results[index] = exc
-    routes = _connected_accounts(
-        {event["account"] for _, event, owner in verified if not owner and event.get("account")}
-    )
+            event, owner = _verify(delivery, secrets)
+            verified.append((index, envelope.event_fields(payload=delivery.payload, event=event), owner))
+        except Exception as exc:  # noqa: BLE001 - one delivery's fault is its own 400; an outage is raised
+            results[index] = _refusal(exc)
+    connect_ids = {fields["payload"].get("account") for _, fields, owner in verified if owner is None}
+    routes = _connected_accounts(connect_ids - {None})
 
     rows: list[tuple[int, WebhookEvent]] = []
     now = timezone.now()
-    for index, event, owner in verified:
+    for index, fields, owner in verified:
         try:
-            fields = {**_event_fields(event), "payload": RawJSON(deliveries[index].payload.decode())}
+            connected = fields["payload"].get("account")
+            fields = {**fields, "payload": RawJSON(deliveries[index].payload.decode())}
             if owner is not None:
                 targets = [(Relationship.ACCOUNT, owner)]
-            elif event.get("account"):
-                targets = [(Relationship.ACCOUNT, pk) for pk in _route(event["account"], routes)]
+            elif connected:
+                targets = [(Relationship.ACCOUNT, pk) for pk in _route(connected, routes)]
             else:
                 targets = [(Relationship.PLATFORM, None)]
-        except errors.InvalidInput as exc:
-            results[index] = exc
+            delivery_rows = [(index, _row(fields, relationship, pk, now)) for relationship, pk in targets]
+        except Exception as exc:  # noqa: BLE001 - as above
+            results[index] = _refusal(exc)
             continue
         results[index] = fields["stripe_event_id"]
-        rows.extend((index, _row(fields, relationship, account_id, now)) for relationship, account_id in targets)
+        rows.extend(delivery_rows)
 
+    stored, refused = _store_batch(rows)
     stored_by_delivery: dict[int, list[int]] = {}
-    for index, pk in _store(rows):
+    for index, pk in stored:
         stored_by_delivery.setdefault(index, []).append(pk)
+    results = [refused.get(index, result) for index, result in enumerate(results)]
     routed = Counter(index for index, _ in rows)
     for index, result in enumerate(results):
         if isinstance(result, str):
@@ -128,12 +135,44 @@ def webhook_receive_batch(*, deliveries: Sequence[Delivery]) -> list[Receipt | e
             results[index] = Receipt(stripe_event_id=result, stored=mine, duplicates=routed[index] - len(mine))
             if routed[index] > len(mine):
                 logger.info("Duplicate delivery of %s ignored", result)
+        else:
+            _log_refused(deliveries[index], result)
     return results
+
+
+def _refusal(exc: Exception) -> errors.AppError:
+    """One delivery's failure as its answer: an AppError as it is, anything else its 400 with a stable code. The
+    database being unavailable concerns every delivery of the batch: that is raised again (503)."""
+    if isinstance(exc, errors.AppError):
+        return exc
+    if isinstance(exc, RecursionError):  # the JSON parser's own limit (billing/stripe/client.py parses)
+        return envelope.too_deep()
+    if _is_outage(exc):
+        raise exc
+    refused = errors.InvalidInput(
+        "This delivery could not be accepted; it was refused on its own and nothing was stored.",
+        code="webhook_event_refused",
+    )
+    refused.cause = type(exc).__name__  # logged, never answered: it may describe our internals
+    return refused
+
+
+def _log_refused(delivery: Delivery, error: errors.AppError) -> None:
+    # Who and why, for the account's support: never the body (a tenant's data) nor a header (a signature).
+    given = delivery.account_id
+    account = "".join(c if c.isprintable() else "?" for c in given[:64]) if given is not None else "platform"
+    logger.warning(
+        "Webhook delivery refused: account=%s code=%s reason=%s%s",
+        account,
+        error.code,
+        error.details.get("reason", "-"),
+        f" cause={error.cause}" if getattr(error, "cause", None) else "",
+    )
 
 
 def webhook_event_store(*, event: dict, relationship: str, account: Account | None) -> Receipt:
     """Stores an event that did not come through an endpoint (a replay of an event we never received)."""
-    fields = _event_fields(event)
+    fields = envelope.event_fields(payload=b"", event=event)
     stored = _store([(0, _row(fields, relationship, account.pk if account else None, timezone.now()))])
     pks = tuple(pk for _, pk in stored)
     return Receipt(stripe_event_id=fields["stripe_event_id"], stored=pks, duplicates=1 - len(pks))
@@ -278,25 +317,6 @@ def _route(connected, routes: dict) -> list:
     return sorted(set(account_ids), key=str)
 
 
-def _event_fields(event: dict) -> dict:
-    created = event.get("created")
-    if not isinstance(created, int) or isinstance(created, bool):
-        raise errors.InvalidInput("Webhook event has no integer `created`.", code="webhook_body_invalid")
-    obj = (event.get("data") or {}).get("object") or {}
-    if not isinstance(obj, dict):
-        obj = {}
-    return {
-        "stripe_event_id": str(event["id"])[:255],
-        "type": str(event["type"])[:100],
-        "api_version": str(event.get("api_version") or "")[:40],
-        "livemode": bool(event.get("livemode")),
-        "created": created,
-        "object_id": str(obj.get("id") or "")[:255],
-        "object_type": str(obj.get("object") or "")[:60],
-        "payload": event,
-    }
-
-
 # --- storing ---------------------------------------------------------------------------------------------------
 
 
@@ -334,6 +354,67 @@ def _store(rows: list[tuple[int, WebhookEvent]]) -> list[tuple[int, int]]:
         stored = [(index, inserted[key]) for index, _, key in fresh if key in inserted]
         _enqueue_on_commit([pk for _, pk in stored])
     return stored
+
+
+def _store_batch(rows: list[tuple[int, WebhookEvent]]) -> tuple[list[tuple[int, int]], dict[int, errors.AppError]]:
+    """`_store`, and if the database refuses the batch's one insert (a value the envelope check let through),
+    each delivery's rows again in a savepoint of their own: only the delivery at fault is refused. Answers the
+    (delivery index, pk) stored and the refusals by delivery index; raises if the database is unavailable."""
+    try:
+        return _store(rows), {}
+    except Exception as exc:  # noqa: BLE001 - sorted out below
+        if _is_outage(exc):
+            raise
+        logger.warning("Webhook intake batch refused (%s): storing its deliveries one by one", type(exc).__name__)
+    by_delivery: dict[int, list[WebhookEvent]] = {}
+    for index, row in rows:
+        by_delivery.setdefault(index, []).append(row)
+    stored, refused = [], {}
+    with transaction.atomic():
+        for index, delivery_rows in by_delivery.items():
+            try:
+                with transaction.atomic():  # a savepoint: a refused row leaves the others' transaction usable
+                    stored.extend((index, returned[0]) for returned in _insert_new(delivery_rows))
+            except Exception as exc:  # noqa: BLE001 - a refused row is its delivery's 400; an outage is raised
+                refused[index] = _refusal(exc)
+        _enqueue_on_commit([pk for _, pk in stored])
+    return stored, refused
+
+
+# PostgreSQL error classes that say the database, not the row, failed: connection (08), resources (53),
+# operator intervention such as pg_terminate_backend or a statement timeout (57), system (58), a transaction to
+# retry (40), a lock not obtained in time (55).
+_OUTAGE_SQLSTATE_CLASSES = {"08", "40", "53", "55", "57", "58"}
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a database error says the connection itself is gone (the server ended it, the network dropped
+    it), so that a new connection may well succeed: PostgreSQL's connection class (08), an administrator's or a
+    crash's shutdown of the backend (57P01-57P03), or the driver finding the socket closed."""
+    if connection.vendor != "postgresql":
+        return False  # SQLite has no connection to lose
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate[:2] == "08" or sqlstate in {"57P01", "57P02", "57P03"}
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """Whether a failure is the database's (every delivery answers 503, Stripe delivers again) rather than one
+    row's (that delivery answers 400)."""
+    if not isinstance(exc, DatabaseError):
+        return False  # e.g. a value the driver cannot convert: the row's
+    if connection.vendor == "postgresql":
+        if isinstance(exc, InterfaceError):  # psycopg: the connection is closed
+            return True
+        sqlstate = getattr(exc.__cause__, "sqlstate", None)
+        if sqlstate is None:  # raised by the driver itself: a lost connection, or a value it cannot send
+            return isinstance(exc, OperationalError)
+        return sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES
+    # SQLite: locked, I/O, no file; a refused value is an IntegrityError, a value it cannot bind an InterfaceError
+    return isinstance(exc, OperationalError)
 
 
 def _insert_new(rows: list[WebhookEvent]) -> list[tuple]:

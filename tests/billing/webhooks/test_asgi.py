@@ -7,12 +7,14 @@ HTTP); the batcher's thread writes through its own database connection, hence tr
 
 import asyncio
 import json
+import tracemalloc
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from billing.api.webhook_asgi import IntakeBatcher, WebhookIntakeApp, _write
 from billing.models import WebhookEvent
+from tests.helpers.polling import wait_until
 from tests.helpers.stripe_signing import make_event, sign
 from tests.helpers.webhooks import ACCOUNT_SECRET, PLATFORM_SECRET, PLATFORM_URL, account_url, post_event
 
@@ -195,30 +197,154 @@ def test_the_request_id_is_echoed_and_other_paths_go_to_django(app, connected):
     assert status == 401  # Django and DRF: no token
 
 
-def test_a_database_failure_answers_503_so_stripe_delivers_again(connected):
-    """Nothing is acknowledged that is not stored: a batch whose write fails answers 503 to each of its
-    deliveries (Stripe retries them), and the next batch writes normally."""
-    from django.db import OperationalError
+# --- real database failures: a lock that is not released in time, a connection dropped, a backlog -----------
 
+
+def in_intake_thread(batcher, fn):
+    """Runs fn in the batcher's own thread, on its own database connection (to read or tune that session)."""
+    return batcher._executor.submit(fn).result()
+
+
+class HeldWrites:
+    """The test's connection holds the lock every write to the events table needs (SQLite: the database's
+    write lock; PostgreSQL: a table lock that conflicts with INSERT), as a long transaction elsewhere would."""
+
+    def __enter__(self):
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()  # SQLite: BEGIN IMMEDIATE (settings: transaction_mode)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE billing_webhookevent IN SHARE ROW EXCLUSIVE MODE")
+        return self
+
+    def release(self):
+        if self._atomic is not None:
+            self._atomic.__exit__(None, None, None)
+            self._atomic = None
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def _give_up_waiting_for_locks_after_100ms():
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET lock_timeout = '100ms'")
+        else:
+            cursor.execute("PRAGMA busy_timeout = 100")
+
+
+def test_a_database_that_cannot_write_answers_503_and_the_next_batch_stores(app, batcher, connected):
+    """Nothing is acknowledged that is not stored: a batch that cannot get the database's write lock in time
+    answers 503 to each delivery (Stripe delivers again); once the lock is free, the next batch writes. A real
+    lock, held by another connection."""
+    in_intake_thread(batcher, _give_up_waiting_for_locks_after_100ms)
+    body, headers = signed(customer_event(7), ACCOUNT_SECRET)
+
+    with HeldWrites():
+        first = asyncio.run(call(app, "POST", account_url(connected), body, headers))
+    assert first[0] == 503 and json.loads(first[2])["error"]["code"] == "webhook_store_failed"
+    assert not WebhookEvent.objects.exists()
+
+    second = asyncio.run(call(app, "POST", account_url(connected), body, headers))
+    assert second[0] == 200 and json.loads(second[2])["duplicate"] is False
+    assert WebhookEvent.objects.get().status == "processed"
+
+
+def _backend_pid():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def test_a_connection_dropped_between_batches_is_replaced_and_the_next_batch_stored(
+    requires_postgres, app, batcher, connected
+):
+    """The intake thread keeps its connection across batches. PostgreSQL ends it (pg_terminate_backend, as a
+    restart, a failover or an idle timeout would): the next batch finds it dead, opens a new one and stores;
+    its delivery is answered 200, not 503."""
+    first_body, headers = signed(customer_event(1), ACCOUNT_SECRET)
+    assert asyncio.run(call(app, "POST", account_url(connected), first_body, headers))[0] == 200
+    pid = in_intake_thread(batcher, _backend_pid)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert cursor.fetchone()[0]
+
+    def gone():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+            return cursor.fetchone()[0] == 0
+
+    wait_until(gone, message="the intake thread's backend to end")
+
+    second_body, headers = signed(customer_event(2), ACCOUNT_SECRET)
+    status, _, content = asyncio.run(call(app, "POST", account_url(connected), second_body, headers))
+
+    assert status == 200, content
+    assert json.loads(content)["duplicate"] is False
+    assert in_intake_thread(batcher, _backend_pid) != pid  # a new connection
+    stored = WebhookEvent.objects.filter(account=connected)
+    assert sorted(stored.values_list("stripe_event_id", flat=True)) == sorted(
+        json.loads(b)["id"] for b in (first_body, second_body)
+    )
+    assert not stored.exclude(status="processed").exists()
+
+
+def test_a_full_intake_queue_answers_503_at_once_and_memory_stays_flat(connected):
+    """While the database is held (a real lock), deliveries wait in the queue up to WEBHOOK_INTAKE_QUEUE_MAX;
+    the rest are answered 503 at once, without their bodies being kept: memory does not grow with the flood.
+    Once the lock is free, every queued delivery is stored and answered 200."""
     from billing_project.asgi import django_asgi_app
 
-    calls = []
-
-    def failing_once(deliveries):  # the database outage itself cannot be staged here
-        calls.append(len(deliveries))
-        if len(calls) == 1:
-            raise OperationalError("server closed the connection unexpectedly")
-        return _write(deliveries)
-
-    batcher = IntakeBatcher(write=failing_once)
+    queue_max = 5
+    batcher = RecordingBatcher()
+    batcher.queue_max = queue_max
     app = WebhookIntakeApp(django_asgi_app, batcher)
-    body, headers = signed(customer_event(7), ACCOUNT_SECRET)
+    filler = "x" * 100_000  # 100 KB bodies: a kept one would show
+
+    def delivery(n):
+        event = make_event("customer.updated", {"id": f"cus_{n}", "object": "customer", "note": filler})
+        return signed(event, ACCOUNT_SECRET)
+
+    async def until(condition):
+        deadline = asyncio.get_running_loop().time() + 20
+        while not condition():  # polling the event loop's own progress, not timing it
+            assert asyncio.get_running_loop().time() < deadline, "timed out"
+            await asyncio.sleep(0.01)
+
+    def post(n):
+        return asyncio.create_task(call(app, "POST", account_url(connected), *delivery(n)))
+
+    async def flood():
+        first = [post(0)]
+        await until(lambda: batcher.sizes == [1])  # its batch is being written: it waits for the lock
+        first += [post(n) for n in range(1, 6)]
+        await until(lambda: batcher.waiting() == queue_max)  # five wait behind it: the queue is full
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        refused = await asyncio.gather(*(post(100 + n) for n in range(200)))
+        grown = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        return first, refused, grown, batcher.waiting()
+
+    loop = asyncio.new_event_loop()
     try:
-        first = asyncio.run(call(app, "POST", account_url(connected), body, headers))
-        assert first[0] == 503 and json.loads(first[2])["error"]["code"] == "webhook_store_failed"
-        assert not WebhookEvent.objects.exists()
-        second = asyncio.run(call(app, "POST", account_url(connected), body, headers))
-        assert second[0] == 200 and json.loads(second[2])["duplicate"] is False
-        assert WebhookEvent.objects.count() == 1
+        with HeldWrites():
+            first, refused, grown, queued = loop.run_until_complete(flood())
+        # The lock is free (released here: the test's connection belongs to this thread, outside the loop).
+        accepted = loop.run_until_complete(asyncio.gather(*first))
     finally:
+        pending = asyncio.all_tasks(loop)  # the batcher's runner: cancelled as asyncio.run would
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
         batcher.close()
+
+    assert {status for status, _, _ in refused} == {503}
+    assert {json.loads(body)["error"]["code"] for _, _, body in refused} == {"webhook_intake_busy"}
+    assert queued == queue_max  # never more than the bound waiting
+    assert grown < 2_000_000, grown  # 200 bodies of 100 KB (20 MB) came and went
+    assert [status for status, _, _ in accepted] == [200] * 6
+    assert WebhookEvent.objects.filter(account=connected).count() == 6
