@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 from billing.models import StripeConnection, SyncRun
 from billing.stripe import sync
 from billing.stripe.client import StripeClient
-from billing.webhooks.intake import signing_secret_forget
+from billing.webhooks.verification import signing_secret_forget
 from core import errors
 from core.secrets import Secret
 

@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.db import connection as db
 
 from billing.models import Customer, StripeConnection, SyncRun, WebhookEvent
-from billing.webhooks.intake import Delivery, signing_secret_forget, webhook_receive_batch
+from billing.webhooks.intake import Delivery, webhook_receive_batch
+from billing.webhooks.verification import signing_secret_forget
 from core import errors
 from tests.billing.stripe_seed import Stripe
 from tests.conftest import token_for
