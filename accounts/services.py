@@ -54,6 +54,7 @@ def account_create(
 
 @sensitive_variables("old_password", "new_password")
 @transaction.atomic
+@transaction.atomic  # the new password and the end of the old sessions commit together, or neither does
 def user_password_change(*, user, old_password: str, new_password: str) -> None:
     """Changes the user's password and ends every session it had: all their refresh tokens are blacklisted, and
     every access token issued before now stops working (it carries the old password's digest, SIMPLE_JWT
