@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from billing_project.celery import app as celery_app
 from localdev.embedded_redis import embedded_redis
+from localdev.processes import free_port
 from tests.factories import AccountFactory, MembershipFactory, UserFactory
 
 pytest_plugins = ["tests.harness.stripe_fixtures"]
@@ -118,3 +119,9 @@ def api(owner, account):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(owner, account)}")
     return client
+
+
+@pytest.fixture
+def dead_redis_url():
+    """A Redis address where nothing listens: a port this machine just handed out and nobody took."""
+    return f"redis://127.0.0.1:{free_port()}/0"

@@ -3,7 +3,6 @@ waiting, not stuck, and the beat sweeper queues its resources once the broker is
 beat, not only by the next start; a duplicate message never runs a resource twice at once; a long resource hands
 over to a new message of its own between pages."""
 
-import socket
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,13 @@ from billing.models import Customer, StripeConnection, SyncResource, SyncRun
 from billing.stripe import sync
 from billing.stripe.sync_sources import RESOURCES
 from tests.billing.stripe_seed import Stripe, seed_account
-from tests.billing.test_sync_failures import SYNC_URL, connect, customers_resource, list_calls  # noqa: F401
+from tests.billing.test_sync_failures import (  # noqa: F401
+    SYNC_URL,
+    connect,
+    customers_resource,
+    list_calls,
+    stalled_run,
+)
 from tests.helpers.celery_worker import celery_worker, real_broker
 from tests.helpers.notifications import record_notifications
 from tests.helpers.polling import wait_until
@@ -30,23 +35,14 @@ def stripe(stripe_api_base, settings):
     return Stripe(stripe_api_base)
 
 
-@pytest.fixture
-def dead_broker_url():
-    """A Redis address where nothing listens: a port this machine just handed out and nobody took."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"redis://127.0.0.1:{port}/0"
-
-
 def test_a_sync_started_while_the_broker_is_down_waits_then_completes_once_the_sweeper_requeues_it(
-    stripe, api, account, redis_url, dead_broker_url, settings
+    stripe, api, account, redis_url, dead_redis_url, settings
 ):
     seed_account(stripe, customers=3, subscriptions=0, payments=0, refunds=0, payouts=0)
     assert connect(api).status_code == 201
     Customer.objects.filter(account=account).delete()
 
-    with real_broker(dead_broker_url):
+    with real_broker(dead_redis_url):
         response = api.post(SYNC_URL)
 
     # Accepted: the run is committed and will go on; no 500, nothing half-sent.
@@ -71,11 +67,11 @@ def test_a_sync_started_while_the_broker_is_down_waits_then_completes_once_the_s
 
 
 def test_a_sync_whose_broker_never_returns_is_failed_by_beat_not_left_running(
-    stripe, api, account, dead_broker_url, settings, monkeypatch
+    stripe, api, account, dead_redis_url, settings, monkeypatch
 ):
     seed_account(stripe, customers=1, subscriptions=0, payments=0, refunds=0, payouts=0)
     assert connect(api).status_code == 201
-    with real_broker(dead_broker_url):
+    with real_broker(dead_redis_url):
         run_id = api.post(SYNC_URL).json()["id"]
         sent = record_notifications(monkeypatch)
         long_ago = timezone.now() - timedelta(minutes=settings.BILLING_SYNC_STALE_MINUTES + 1)
@@ -97,11 +93,7 @@ def test_beat_fails_a_stalled_run_without_waiting_for_a_new_start(stripe, api, a
     seed_account(stripe, customers=1, subscriptions=0, payments=0, refunds=0, payouts=0)
     assert connect(api).status_code == 201
     sent = record_notifications(monkeypatch)
-    stalled = SyncRun.objects.create(account=account)
-    stalled.resources.create(resource="customers", status="running")
-    long_ago = timezone.now() - timedelta(hours=2)
-    SyncRun.objects.filter(pk=stalled.pk).update(started_at=long_ago)
-    SyncResource.objects.filter(run=stalled).update(updated_at=long_ago)
+    stalled = stalled_run(account)
 
     assert sync.sync_runs_sweep() == {"failed": 1, "requeued": 0}
 

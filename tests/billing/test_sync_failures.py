@@ -215,15 +215,21 @@ def test_a_failed_run_is_not_resumed_by_a_connection_to_another_stripe_account(
     assert other_ids <= set(Customer.objects.filter(account=account, deleted=False).values_list("stripe_id", flat=True))
 
 
-def test_a_run_stalled_for_too_long_no_longer_blocks_a_new_one(stripe, api, account, monkeypatch):
-    seed_account(stripe, customers=2, subscriptions=0, payments=0, refunds=0, payouts=0)
-    assert connect(api).status_code == 201
-    sent = record_notifications(monkeypatch)
+def stalled_run(account) -> SyncRun:
+    """A run whose worker died two hours ago: running, its customers resource running, no progress since."""
     stalled = SyncRun.objects.create(account=account)
     stalled.resources.create(resource="customers", status="running")
     long_ago = timezone.now() - timedelta(hours=2)
     SyncRun.objects.filter(pk=stalled.pk).update(started_at=long_ago)
     SyncResource.objects.filter(run=stalled).update(updated_at=long_ago)
+    return stalled
+
+
+def test_a_run_stalled_for_too_long_no_longer_blocks_a_new_one(stripe, api, account, monkeypatch):
+    seed_account(stripe, customers=2, subscriptions=0, payments=0, refunds=0, payouts=0)
+    assert connect(api).status_code == 201
+    sent = record_notifications(monkeypatch)
+    stalled = stalled_run(account)
 
     response = api.post(SYNC_URL)
 

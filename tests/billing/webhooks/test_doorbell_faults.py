@@ -116,9 +116,9 @@ def test_intake_skips_a_hung_redis_while_its_breaker_is_open_and_the_sweeper_cat
     assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
 
 
-def test_a_refused_connection_opens_the_breaker_and_the_doorbell_answers_false_without_trying(dead_url, settings):
+def test_a_refused_connection_opens_the_breaker_and_the_doorbell_answers_false_without_trying(dead_redis_url, settings):
     settings.WEBHOOK_DOORBELL_BREAKER_SECONDS = 60
-    with real_broker(dead_url):
+    with real_broker(dead_redis_url):
         assert doorbell.doorbell_ring() is False  # refused: nothing can be published, the sweeper covers
         assert doorbell.doorbell_breaker_open()
         doorbell.doorbell_answer()  # a no-op while open, never an exception in a worker
@@ -127,7 +127,7 @@ def test_a_refused_connection_opens_the_breaker_and_the_doorbell_answers_false_w
 
 
 @pytest.fixture
-def dead_url():
+def dead_redis_url():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
