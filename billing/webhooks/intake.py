@@ -213,6 +213,10 @@ def _store(rows: list[tuple[int, WebhookEvent]]) -> list[tuple[int, int]]:
             fresh.append((index, row, key))
     if not fresh:
         return []
+    # Rows in one order, the unique key's: two processes inserting overlapping batches then take the index
+    # entries' locks in the same order and one waits for the other, where batches in arrival order could each
+    # hold what the other needs (PostgreSQL "deadlock detected", seen in test_concurrency under CI load).
+    fresh.sort(key=lambda item: (item[2][0], str(item[2][1] or ""), item[2][2]))
     with transaction.atomic():
         inserted = {_key(*returned[1:]): returned[0] for returned in _insert_new([row for _, row, _ in fresh])}
         stored = [(index, inserted[key]) for index, _, key in fresh if key in inserted]
