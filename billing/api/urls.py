@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from billing.api.connection import StripeConnectionView, SyncView
 from billing.api.customers import CustomerViewSet
+from billing.api.refunds import ChargeRefundView, RefundRequestViewSet
 from billing.api.webhooks import AccountWebhookView, PlatformWebhookView
 
 app_name = "billing"
@@ -10,11 +11,14 @@ app_name = "billing"
 # The SPA's billing API (SPEC §4, docs/billing-api.md): one router, one line per resource.
 router = SimpleRouter()
 router.register("customers", CustomerViewSet, basename="customer")
+router.register("refund-requests", RefundRequestViewSet, basename="refund-request")
 
 urlpatterns: list = [
     path("stripe-connection/", StripeConnectionView.as_view(), name="stripe-connection"),
     path("sync/", SyncView.as_view(), name="sync"),
     path("webhooks/stripe/", PlatformWebhookView.as_view(), name="webhook-platform"),
     path("webhooks/stripe/<str:account_id>/", AccountWebhookView.as_view(), name="webhook-account"),
+    # Before the router: `charges/<id>/refund/` is this view, not a route of the charges viewset.
+    path("charges/<str:charge_id>/refund/", ChargeRefundView.as_view(), name="charge-refund"),
     *router.urls,
 ]
