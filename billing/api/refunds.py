@@ -4,12 +4,13 @@ for, `GET refund-requests/`. A thin view over services/refunds.py (docs/billing-
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.tenancy import IsAccountAdmin
 from billing.api.customers import STRIPE_WRITE_ERRORS
-from billing.api.mirror_base import StrictSerializer
+from billing.api.mirror_base import MirrorFilterSet, StrictSerializer
 from billing.models import Charge, RefundRequest
 from billing.selectors.mirror import mirror_get
 from billing.selectors.refunds import refund_request_list
@@ -130,6 +131,7 @@ REFUND_ERRORS = {
 
 class ChargeRefundView(APIView):
     permission_classes = [IsAccountAdmin]
+    parser_classes = [JSONParser]  # as every body of the billing API: JSON only
 
     @extend_schema(
         summary="Refund a charge, all of what is left or part of it (owners and admins)",
@@ -174,13 +176,20 @@ class ChargeRefundView(APIView):
         return Response(data, status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK)
 
 
-class RefundRequestFilter(filters.FilterSet):
+class RefundRequestFilter(MirrorFilterSet):
+    # Our rows, not the mirror's: asked for at `created_at`.
+    created_after = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="Asked for at or after (ISO 8601)."
+    )
+    created_before = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", help_text="Asked for before (ISO 8601)."
+    )
     charge = filters.CharFilter(field_name="charge_stripe_id", help_text="A charge's Stripe id.")
     status = filters.ChoiceFilter(choices=RefundRequest.Status.choices)
 
     class Meta:
         model = RefundRequest
-        fields = ["charge", "status"]
+        fields = ["charge", "status", "created_after", "created_before"]
 
 
 @extend_schema_view(

@@ -192,6 +192,15 @@ def test_bad_bodies_are_400s_naming_fields(api, live, stripe):
     assert not RefundRequest.objects.exists()
 
 
+def test_the_body_is_json(api, live, stripe):
+    charge_id = paid_charge(stripe, live, 1000)
+
+    response = api.post(url(charge_id), body(amount=100))  # multipart, as a form would send it
+
+    assert response.status_code == 415
+    assert stripe.list_all("/v1/refunds", charge=charge_id) == []
+
+
 def test_another_accounts_charge_or_an_unknown_one_is_a_404(api, live, stripe, other_account):
     theirs = paid_charge(stripe, other_account, 1000)
 
@@ -286,6 +295,8 @@ def test_the_record_list_filters_by_charge_and_status_in_constant_queries(
         "list-0002"
     ]
     assert api.get(REQUESTS_URL, {"status": "nonsense"}).status_code == 400
+    assert api.get(REQUESTS_URL, {"status": ""}).status_code == 400
+    assert api.get(REQUESTS_URL, {"ordering": ""}).status_code == 400
 
     with django_assert_max_num_queries(6):
         small = api.get(REQUESTS_URL, {"page_size": 200})
