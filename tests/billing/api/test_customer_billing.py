@@ -4,10 +4,12 @@ account's customer, and another customer's object under this one, are 404s; Stri
 reason; Stripe down is a 502 with nothing written."""
 
 import pytest
+from rest_framework.test import APIClient
 
 from billing.models import Customer, CustomerContactLink, Invoice, PaymentMethod, Subscription, SubscriptionItem
 from billing.services import customer_billing
 from billing.stripe.mirror import upsert_objects
+from tests.helpers.threads import run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -413,6 +415,31 @@ def test_the_same_request_id_subscribes_once(api, live, stripe):
 
     assert first.status_code == second.status_code == 201
     assert first.json()["id"] == second.json()["id"]
+    assert len(stripe.list_all("/v1/subscriptions", customer=customer_id)) == 1
+    assert Subscription.objects.count() == 1 and SubscriptionItem.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_the_same_request_id_at_once_subscribes_once(requires_postgres, api, live, stripe, settings):
+    customer_id = _customer(api)
+    _card_as_default(api, customer_id)
+    price = _price(stripe)
+    # As in production: the SDK retries Stripe's 409 for a request id still in flight, then gets the replay.
+    settings.STRIPE_MAX_NETWORK_RETRIES = 2
+    credentials = api._credentials
+
+    def subscribe(_):
+        client = APIClient()
+        client.credentials(**credentials)
+        response = client.post(
+            f"{CUSTOMERS}{customer_id}/subscriptions/", {"price": price, "request_id": "sub-race"}, format="json"
+        )
+        return response.status_code, response.json().get("id")
+
+    results = run_concurrently(subscribe, 4)
+
+    assert {status for status, _ in results} == {201}
+    assert len({sub for _, sub in results}) == 1
     assert len(stripe.list_all("/v1/subscriptions", customer=customer_id)) == 1
     assert Subscription.objects.count() == 1 and SubscriptionItem.objects.count() == 1
 
