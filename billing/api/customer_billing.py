@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -389,6 +390,8 @@ class CustomerSubscriptionViewSet(CustomerObjectViewSet):
 @extend_schema(parameters=[CUSTOMER_ID], tags=["billing: customers"])
 class CustomerContactView(APIView):
     """The customer's link to a CRM contact: our record, not Stripe's, so any member may set it (like notes)."""
+
+    parser_classes = [JSONParser]  # as every billing API view: JSON only
 
     @extend_schema(
         summary="Link the customer to a CRM contact",
