@@ -49,7 +49,9 @@ def charge_refund(
     Raises Conflict (409) `refund_in_progress` while the id's first request runs, `refund_request_id_reused` for
     the id with another charge, amount or reason; Unprocessable / StripeRejected (422) `refund_exceeds_remaining`,
     `charge_already_refunded`, `stripe_rejected`; StripeUnavailable (502): nothing written to the mirror, the row
-    failed, the id retriable; NoStripeConnection / StripeAuthFailed (409) before anything is claimed."""
+    failed, the id retriable; NoStripeConnection (409) before anything is claimed, StripeAuthFailed (409) with the
+    row failed. Should the mirror write fail after Stripe refunded, the row stays pending until it counts as
+    abandoned; a retry then replays Stripe's refund through the same idempotency key."""
     client = account_client(account=account)
     row, fresh = _claim(
         account=account, charge=charge, amount=amount, reason=reason, request_id=request_id, user=user, note=note
