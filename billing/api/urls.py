@@ -3,6 +3,9 @@ from rest_framework.routers import SimpleRouter
 
 from billing.api.connection import StripeConnectionView, SyncView
 from billing.api.customers import CustomerViewSet
+from billing.api.mirror_base import STRIPE_ID
+from billing.api.payment_links import PaymentLinkViewSet
+from billing.api.payouts import PayoutBalanceTransactionViewSet, PayoutViewSet
 from billing.api.webhooks import AccountWebhookView, PlatformWebhookView
 
 app_name = "billing"
@@ -10,6 +13,13 @@ app_name = "billing"
 # The SPA's billing API (SPEC §4, docs/billing-api.md): one router, one line per resource.
 router = SimpleRouter()
 router.register("customers", CustomerViewSet, basename="customer")
+router.register("payment-links", PaymentLinkViewSet, basename="payment-link")
+router.register("payouts", PayoutViewSet, basename="payout")
+router.register(
+    rf"payouts/(?P<payout_stripe_id>{STRIPE_ID})/balance-transactions",
+    PayoutBalanceTransactionViewSet,
+    basename="payout-balance-transaction",
+)
 
 urlpatterns: list = [
     path("stripe-connection/", StripeConnectionView.as_view(), name="stripe-connection"),
