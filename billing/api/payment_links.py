@@ -38,13 +38,20 @@ class LineItemSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(required=False, default=1, min_value=1, max_value=10_000)
 
     def to_internal_value(self, data):
-        # A nested serializer has no `initial_data`: unknown keys are refused here (a misspelt `ammount` must not
-        # silently vanish).
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
+        # A nested serializer has no `initial_data`: unknown keys are refused here, beside the other fields'
+        # errors (a misspelt `ammount` must not silently vanish).
+        unknown = (
+            {name: ["Unknown field."] for name in sorted(set(data) - set(self.fields))}
+            if isinstance(data, dict)
+            else {}
+        )
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({**exc.detail, **unknown}) if unknown else exc from None
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
 
     def validate(self, attrs):
         if "price" in attrs:

@@ -55,7 +55,9 @@ def payment_link_create(
     Raises InvalidInput (400: no such customer or price in this account, line items in several currencies),
     Conflict (409: the request id was used for another customer), StripeRejected (422), StripeUnavailable (502),
     NoStripeConnection (409)."""
-    done = _finished(account, PaymentLink.objects.filter(account=account, request_id=request_id).first())
+    done = _finished(
+        account, PaymentLink.objects.filter(account=account, request_id=request_id).first(), customer_stripe_id
+    )
     if done is not None:
         return done
     if not Customer.objects.for_account(account).live().filter(stripe_id=customer_stripe_id).exists():
@@ -67,13 +69,7 @@ def payment_link_create(
     )
     with transaction.atomic():
         link = PaymentLink.objects.select_for_update().get(pk=claimed.pk)
-        if link.customer_stripe_id != customer_stripe_id:
-            raise Conflict(
-                f"The request id {request_id!r} was already used for a payment link to another customer: send a "
-                "new request id for a new payment link.",
-                code="request_id_reused",
-            )
-        done = _finished(account, link)
+        done = _finished(account, link, customer_stripe_id)
         if done is not None:  # made meanwhile by the same request id, sent twice at once
             return done
         obj = _create_in_stripe(
@@ -108,10 +104,19 @@ def due_timestamp(due: date) -> int:
 
 
 # --- the parts ---------------------------------------------------------------------------------------------------
-def _finished(account, link: PaymentLink | None) -> Invoice | None:
+def _finished(account, link: PaymentLink | None, customer_stripe_id: str) -> Invoice | None:
     """The link's invoice once it is made: named by the row and finalised in the mirror (a draft is a creation
-    that stopped half-way, resumed by sending the request again)."""
-    if link is None or not link.invoice_stripe_id:
+    that stopped half-way, resumed by sending the request again). Conflict if the request id made (or began)
+    a link to another customer."""
+    if link is None:
+        return None
+    if link.customer_stripe_id != customer_stripe_id:
+        raise Conflict(
+            f"The request id {link.request_id!r} was already used for a payment link to another customer: send a "
+            "new request id for a new payment link.",
+            code="request_id_reused",
+        )
+    if not link.invoice_stripe_id:
         return None
     return (
         Invoice.objects.for_account(account)
@@ -148,7 +153,7 @@ def _one_currency(account, line_items: list[LineItem]) -> str:
             continue
         currencies.append((prices[item.price] if item.price else item.currency or "").lower())
     if problems:
-        raise _invalid("line_items", [problems.get(index, {}) for index in range(len(line_items))])
+        raise _invalid("line_items", problems)  # by index, as the body's own validation names them
     if len(set(currencies)) > 1:
         found = ", ".join(sorted(set(currencies)))
         raise _invalid("line_items", f"All line items must be in one currency (an invoice has one); found {found}.")
