@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Q
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -58,8 +58,8 @@ class KeysetPagination(BasePagination):
     field, `-` for descending, chosen by `?ordering=` among `ordering_fields`), always tie-broken by the primary
     key; NULL keys sort last either way, on every backend.
 
-    The cursor is opaque to clients (base64 of the last row's key and id and the direction); a malformed one is
-    a 400, not a guess."""
+    The cursor is opaque to clients (base64 of the last row's key and id and the direction); one this list did
+    not hand out names no page: a 404, as DRF's own cursor pagination answers (an empty one is the first page)."""
 
     page_size = 50
     max_page_size = 200
@@ -72,7 +72,7 @@ class KeysetPagination(BasePagination):
         self.base_url = request.build_absolute_uri()
         self.size = self._page_size(request)
         self.field, self.descending = self._ordering(request, view)
-        cursor = self._decode(request.query_params.get(self.cursor_query_param), queryset.model)
+        cursor = self._decode(request.query_params.get(self.cursor_query_param) or None, queryset.model)
         backwards = bool(cursor and cursor["reverse"])
         # Reading backwards (the "previous" link) walks the other way, then the page is put back in order.
         descending = self.descending != backwards
@@ -116,7 +116,7 @@ class KeysetPagination(BasePagination):
                 "name": self.cursor_query_param,
                 "in": "query",
                 "required": False,
-                "description": "Opaque: the `next` or `previous` link's cursor. A malformed cursor is a 400.",
+                "description": "Opaque: the `next` or `previous` link's cursor; one this list did not give is a 404.",
                 "schema": {"type": "string"},
             },
             {
@@ -195,8 +195,9 @@ class KeysetPagination(BasePagination):
             pk = model._meta.pk.to_python(payload["p"])
             return {"value": value, "pk": pk, "reverse": bool(payload["r"])}
         except (ValueError, KeyError, TypeError, DjangoValidationError, binascii.Error):
-            raise ValidationError(
-                {self.cursor_query_param: ["Not a cursor of this list and ordering: follow `next` or `previous`."]}
+            raise NotFound(
+                "No such page: the cursor is not one this list handed out for this ordering. Follow `next` or "
+                "`previous`, or leave `cursor` out for the first page."
             ) from None
 
     def _link(self, cursor: str | None) -> str | None:

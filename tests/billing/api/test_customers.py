@@ -143,13 +143,26 @@ def test_filters_search_and_ordering(api, live):
 def test_bad_query_parameters_are_400s(api, live):
     for params, field in (
         ({"ordering": "password"}, "ordering"),
-        ({"cursor": "garbage"}, "cursor"),
         ({"page_size": "0"}, "page_size"),
         ({"created_after": "yesterday"}, "created_after"),
+        ({"delinquent": "null"}, "delinquent"),
+        ({"created_before": ""}, "created_before"),
     ):
         response = api.get(URL, params)
         assert response.status_code == 400, params
         assert field in response.json()["error"]["details"]["fields"], params
+
+
+def test_a_cursor_this_list_did_not_hand_out_is_a_404(api, live):
+    _customers(live, 3)
+    by_email = api.get(URL, {"ordering": "email", "page_size": 1}).json()
+
+    assert api.get(URL, {"cursor": "garbage"}).status_code == 404
+    # A cursor of another ordering names no page of this one.
+    cursor = by_email["next"].split("cursor=")[1].split("&")[0]
+    assert api.get(URL, {"cursor": cursor}).status_code == 404
+    assert api.get(URL, {"cursor": cursor, "ordering": "email"}).status_code == 200
+    assert len(api.get(URL, {"cursor": ""}).json()["results"]) == 3  # empty: the first page
 
 
 def test_cursor_pages_are_stable_under_inserts(api, live):
