@@ -1,13 +1,20 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
 from billing.api.connection import StripeConnectionView, SyncView
+from billing.api.customers import CustomerViewSet
 from billing.api.webhooks import AccountWebhookView, PlatformWebhookView
 
 app_name = "billing"
+
+# The SPA's billing API (SPEC §4, docs/billing-api.md): one router, one line per resource.
+router = SimpleRouter()
+router.register("customers", CustomerViewSet, basename="customer")
 
 urlpatterns: list = [
     path("stripe-connection/", StripeConnectionView.as_view(), name="stripe-connection"),
     path("sync/", SyncView.as_view(), name="sync"),
     path("webhooks/stripe/", PlatformWebhookView.as_view(), name="webhook-platform"),
     path("webhooks/stripe/<str:account_id>/", AccountWebhookView.as_view(), name="webhook-account"),
+    *router.urls,
 ]
