@@ -20,20 +20,35 @@ from core.api.schema import error_response
 STATUSES = ("draft", "open", "paid", "uncollectible", "void")
 MAX_AMOUNT = 99_999_999  # Stripe's largest amount: eight digits of minor units
 LONGEST_TERM_DAYS = 5 * 365
+MAX_LINES = 100
+MAX_MEMO = 1500
+NO_NUL = "^[^\\x00]*$"  # text fields refuse NUL characters (Django's validator; PostgreSQL cannot store them)
 
 
-class LineItemSerializer(serializers.Serializer):
+class LineItemSerializer(StrictSerializer):
+    """One line: an amount with its currency and description, or a one-time price; times `quantity`."""
+
     amount = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_AMOUNT, help_text="Per unit, in minor units (cents)."
     )
     currency = serializers.RegexField(
-        r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217, with `amount` (a price has its own)."
+        r"^[A-Za-z]{3}$",
+        required=False,
+        trim_whitespace=False,
+        help_text="ISO 4217, with `amount` (a price has its own).",
     )
     description = serializers.CharField(
-        required=False, max_length=500, help_text="The line as the customer reads it; required with `amount`."
+        required=False,
+        max_length=500,
+        trim_whitespace=False,
+        help_text="The line as the customer reads it; required with `amount`.",
     )
     price = serializers.RegexField(
-        rf"^{STRIPE_ID}$", required=False, max_length=255, help_text="A one-time price of the account's catalogue."
+        rf"^{STRIPE_ID}$",
+        required=False,
+        max_length=255,
+        trim_whitespace=False,
+        help_text="A one-time price of the account's catalogue.",
     )
     quantity = serializers.IntegerField(required=False, default=1, min_value=1, max_value=10_000)
 
@@ -70,17 +85,26 @@ class LineItemSerializer(serializers.Serializer):
 
 
 class PaymentLinkCreateSerializer(StrictSerializer):
-    customer = serializers.RegexField(rf"^{STRIPE_ID}$", max_length=255, help_text="The customer's Stripe id.")
-    line_items = LineItemSerializer(many=True, allow_empty=False, max_length=100)
+    """A payment link to make: once per `request_id`."""
+
+    customer = serializers.RegexField(
+        rf"^{STRIPE_ID}$", max_length=255, trim_whitespace=False, help_text="The customer's Stripe id."
+    )
+    line_items = LineItemSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
     due_date = serializers.DateField(
         required=False, help_text="ISO date, after today (UTC): due at its end. Or `days_until_due`."
     )
     days_until_due = serializers.IntegerField(required=False, min_value=1, max_value=LONGEST_TERM_DAYS)
     memo = serializers.CharField(
-        required=False, allow_blank=True, max_length=1500, help_text="Shown on the invoice (its description)."
+        required=False,
+        allow_blank=True,
+        max_length=MAX_MEMO,
+        trim_whitespace=False,
+        help_text="Shown on the invoice (its description).",
     )
     request_id = serializers.CharField(
         max_length=200,
+        trim_whitespace=False,
         help_text="Required: the same id makes one link, even sent twice at once or days later; a second POST "
         "answers the same link.",
     )
@@ -185,6 +209,71 @@ class VoidSerializer(StrictSerializer):
     """No fields: voiding takes none."""
 
 
+def _quantity() -> dict:
+    return {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 1}
+
+
+def _line(title: str, properties: dict, required: list[str]) -> dict:
+    description = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": NO_NUL}
+    return {
+        "title": title,
+        "type": "object",
+        "properties": {**properties, "description": description, "quantity": _quantity()},
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+# The body as a schema can say it (the serializer above checks the same, and more: a due date after today, one
+# currency across the lines, a customer and prices of this account): a line is an amount or a price, the due
+# date a date or a number of days.
+_LINE_ITEMS = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_LINES,
+    "items": {
+        "oneOf": [
+            _line(
+                "An amount",
+                {
+                    "amount": {"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT, "description": "Per unit."},
+                    "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+                },
+                ["amount", "currency", "description"],
+            ),
+            _line(
+                "A one-time price",
+                {"price": {"type": "string", "pattern": f"^{STRIPE_ID}$", "maxLength": 255}},
+                ["price"],
+            ),
+        ]
+    },
+}
+_COMMON = {
+    "customer": {"type": "string", "pattern": f"^{STRIPE_ID}$", "maxLength": 255},
+    "line_items": _LINE_ITEMS,
+    "memo": {"type": "string", "maxLength": MAX_MEMO, "pattern": NO_NUL},
+    "request_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL},
+}
+CREATE_REQUEST = {
+    "oneOf": [
+        {
+            "title": title,
+            "type": "object",
+            "properties": {**_COMMON, name: schema},
+            "required": ["customer", "line_items", name, "request_id"],
+            "additionalProperties": False,
+        }
+        for title, name, schema in (
+            ("Due on a date", "due_date", {"type": "string", "format": "date", "description": "After today (UTC)."}),
+            (
+                "Due in some days",
+                "days_until_due",
+                {"type": "integer", "minimum": 1, "maximum": LONGEST_TERM_DAYS},
+            ),
+        )
+    ]
+}
 TAG = ["billing: payment links"]
 CREATE_EXAMPLE = OpenApiExample(
     "Two lines, due in 30 days",
@@ -210,10 +299,11 @@ CREATE_EXAMPLE = OpenApiExample(
         description="Idempotent by `request_id`: the same id answers the same link. Line items in different "
         "currencies, an unknown customer or price are a 400.",
         tags=TAG,
-        request=PaymentLinkCreateSerializer,
+        request={"application/json": CREATE_REQUEST},
         responses={
             201: PaymentLinkSerializer,
             **STRIPE_WRITE_ERRORS,
+            404: error_response("No such customer or price in this account (`not_found`; `details.fields` names it)."),
             409: error_response(
                 "No usable Stripe connection (`stripe_not_connected`, `stripe_auth_failed`), or the request id was "
                 "used for another customer (`request_id_reused`)."

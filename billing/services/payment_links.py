@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 
 from billing.models import Customer, Invoice, PaymentLink, Price
 from billing.services.account_stripe import account_client, idempotency_key, mirror_saved
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, NotFound
 
 # In the invoice's Stripe metadata: marks it as one of our payment links, and names the request that made it.
 PAYMENT_LINK_MARKER = "payment_link_request_id"
@@ -52,16 +52,16 @@ def payment_link_create(
     request_id: str,
 ) -> Invoice:
     """The finalised invoice of the link made for `request_id` (made now, or earlier by the same request id).
-    Raises InvalidInput (400: no such customer or price in this account, line items in several currencies),
-    Conflict (409: the request id was used for another customer), StripeRejected (422), StripeUnavailable (502),
-    NoStripeConnection (409)."""
+    Raises NotFound (404: no such customer or price in this account), InvalidInput (400: line items in several
+    currencies), Conflict (409: the request id was used for another customer), StripeRejected (422),
+    StripeUnavailable (502), NoStripeConnection (409)."""
     done = _finished(
         account, PaymentLink.objects.filter(account=account, request_id=request_id).first(), customer_stripe_id
     )
     if done is not None:
         return done
     if not Customer.objects.for_account(account).live().filter(stripe_id=customer_stripe_id).exists():
-        raise _invalid("customer", f"No customer {customer_stripe_id} in this account.")
+        raise _not_found("customer", f"No customer {customer_stripe_id} in this account.")
     currency = _one_currency(account, line_items)
 
     claimed = _claim(
@@ -153,7 +153,7 @@ def _one_currency(account, line_items: list[LineItem]) -> str:
             continue
         currencies.append((prices[item.price] if item.price else item.currency or "").lower())
     if problems:
-        raise _invalid("line_items", problems)  # by index, as the body's own validation names them
+        raise _not_found("line_items", problems)  # by index, as the body's own validation names them
     if len(set(currencies)) > 1:
         found = ", ".join(sorted(set(currencies)))
         raise _invalid("line_items", f"All line items must be in one currency (an invoice has one); found {found}.")
@@ -197,10 +197,14 @@ def _create_in_stripe(
     return client.create(f"/v1/invoices/{invoice['id']}/finalize", idempotency_key=key("payment_link.finalize"))
 
 
-def _invalid(field: str, problem) -> InvalidInput:
-    message = problem if isinstance(problem, str) else "A line item names something this account does not have."
-    return InvalidInput(
-        f"{field}: {message}",
-        code="validation_error",
-        details={"fields": {field: [problem] if isinstance(problem, str) else problem}},
+def _invalid(field: str, problem: str) -> InvalidInput:
+    return InvalidInput(f"{field}: {problem}", code="validation_error", details={"fields": {field: [problem]}})
+
+
+def _not_found(field: str, problem) -> NotFound:
+    """A customer or price the body names that this account does not have: a 404 (another account's is one too),
+    naming the field as a validation error does."""
+    message = problem if isinstance(problem, str) else "A line item names a price this account does not have."
+    return NotFound(
+        f"{field}: {message}", details={"fields": {field: [problem] if isinstance(problem, str) else problem}}
     )

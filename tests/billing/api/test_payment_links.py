@@ -191,14 +191,14 @@ def test_line_items_in_different_currencies_are_a_400(api, live, stripe, custome
     assert stripe.list_all("/v1/invoices") == [] and not PaymentLink.objects.exists()
 
 
-def test_a_customer_or_price_this_account_does_not_have_is_a_400(api, live, stripe, other_account, customer):
+def test_a_customer_or_price_this_account_does_not_have_is_a_404(api, live, stripe, other_account, customer):
     upsert_objects(other_account, "customer", [{"id": "cus_theirs", "object": "customer"}])
     upsert_objects(other_account, "price", [{"id": "price_theirs", "object": "price", "currency": "eur"}])
 
     theirs = api.post(URL, _body("cus_theirs"), format="json")
-    assert theirs.status_code == 400 and "customer" in theirs.json()["error"]["details"]["fields"]
+    assert theirs.status_code == 404 and "customer" in theirs.json()["error"]["details"]["fields"]
     their_price = api.post(URL, _body(customer, line_items=[{"price": "price_theirs"}]), format="json")
-    assert their_price.status_code == 400
+    assert their_price.status_code == 404
     assert their_price.json()["error"]["details"]["fields"]["line_items"]["0"] == {
         "price": ["No price price_theirs in this account."]
     }
