@@ -191,3 +191,27 @@ def test_list_costs_a_constant_number_of_queries(api, live, django_assert_max_nu
     with django_assert_max_num_queries(6):
         large = api.get(URL, {"page_size": 200})
     assert len(small.json()["results"]) == 5 and len(large.json()["results"]) == 155
+
+
+def test_rows_without_a_key_come_last_both_ways(api, live):
+    _customers(live, 5)
+    upsert_objects(live, "customer", [{"id": f"cus_none{i}", "object": "customer"} for i in range(3)])
+    expected = [f"cus_{i:05d}" for i in range(4, -1, -1)] + ["cus_none2", "cus_none1", "cus_none0"]
+
+    pages, link = [], None
+    while True:
+        body = api.get(link or URL, None if link else {"page_size": 3}).json()
+        pages.append([c["id"] for c in body["results"]])
+        link = body["next"]
+        if link is None:
+            break
+    assert sum(pages, []) == expected and [len(p) for p in pages] == [3, 3, 2]
+
+    backwards, link = [], body["previous"]
+    while link:
+        body = api.get(link).json()
+        backwards.insert(0, [c["id"] for c in body["results"]])
+        link = body["previous"]
+    assert backwards == pages[:-1]
+    ascending = api.get(URL, {"ordering": "created", "page_size": 10}).json()["results"]
+    assert [c["id"] for c in ascending] == expected[4::-1] + ["cus_none0", "cus_none1", "cus_none2"]
