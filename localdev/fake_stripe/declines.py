@@ -5,6 +5,8 @@ charges on a few 3-D Secure numbers, lets the generic decline card (400000000000
 as an `invalid_request_error` and refuses `tok_` sources on charges. Here:
 - `pm_card_chargeDeclined` (and the `...InsufficientFunds`, `...ExpiredCard`, `...IncorrectCvc`,
   `...ProcessingError` variants) exist, and their numbers decline when charged, with Stripe's `decline_code`;
+  attaching them to a customer is declined too (Stripe checks a card when it is attached), as localstripe
+  already does: `pm_card_chargeCustomerFail` (4000000000000341) is the card that attaches and then declines;
 - `tok_visa`, `tok_mastercard`, `tok_chargeDeclined`... work as a charge's `source` (a fresh card each time, as
   Stripe makes one);
 - a declined charge answers 402 `{"error": {"type": "card_error", "code": "card_declined", "decline_code",
@@ -65,16 +67,11 @@ def _test_payment_method(cls, id):
 
 def install() -> None:
     charging_is_declined = PaymentMethod._charging_is_declined
-    attaching_is_declined = PaymentMethod._attaching_is_declined
     create_charge = Charge._api_create.__func__
     set_auth_failure = Charge._set_auth_failure
 
     def declines_when_charged(self):
         return _card_number(self) in DECLINES or charging_is_declined(self)
-
-    def declines_when_attached(self):
-        # Stripe attaches these cards and declines them when charged; localstripe refused the generic one.
-        return _card_number(self) not in DECLINES and attaching_is_declined(self)
 
     def charge_with_token(cls, **data):
         source = data.get("source")
@@ -115,7 +112,6 @@ def install() -> None:
 
     PaymentMethod._try_get_canonical_test_article = classmethod(_test_payment_method)
     PaymentMethod._charging_is_declined = declines_when_charged
-    PaymentMethod._attaching_is_declined = declines_when_attached
     Charge._api_create = classmethod(charge_with_token)
     Charge._set_auth_failure = auth_failure
     Charge._raise_failure = raise_failure

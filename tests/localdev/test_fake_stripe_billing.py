@@ -185,7 +185,7 @@ def test_void_an_open_invoice_but_not_a_paid_one(client):
 
 def test_paying_with_a_declined_card_leaves_the_invoice_open(client):
     customer = _customer(client, with_card=False)
-    declined = client.v1.payment_methods.attach("pm_card_chargeDeclined", {"customer": customer.id})
+    declined = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer.id})
     invoice = client.v1.invoices.finalize_invoice(_payment_link(client, customer.id).id)
 
     with pytest.raises(stripe.InvalidRequestError) as no_card:
@@ -247,6 +247,11 @@ def test_declined_cards_and_tokens_answer_stripes_card_error(client):
     assert by_token.value.json_body["error"]["decline_code"] == "insufficient_funds"
 
     assert client.v1.charges.create({"amount": 700, "currency": "gbp", "source": "tok_visa"}).status == "succeeded"
+
+    customer = client.v1.customers.create({"email": "declined@example.com"})
+    with pytest.raises(stripe.CardError) as on_attach:  # Stripe checks a card when it is attached
+        client.v1.payment_methods.attach("pm_card_chargeDeclined", {"customer": customer.id})
+    assert (on_attach.value.http_status, on_attach.value.code) == (402, "card_declined")
 
 
 def test_payment_methods_attach_detach_and_default(client):
