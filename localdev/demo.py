@@ -1,5 +1,6 @@
 """Demo data for the development stack: a login, an account, and its Stripe (the local one) holding customers,
-a catalogue, subscriptions and payments, so every screen has something to show."""
+a catalogue, subscriptions, and (demo_payments.py) two months of payments in two currencies with refunds,
+disputes, payouts and payment links, so every screen has something to show."""
 
 import logging
 
@@ -19,7 +20,10 @@ from localdev.demo_data import (
     DEMO_STRIPE_KEY,
     DEMO_USERNAME,
     DEMO_WEBHOOK_SECRET,
+    EUR_CUSTOMERS_EVERY,
+    ONE_TIME_PRICES,
 )
+from localdev.demo_payments import seed_payments
 
 logger = logging.getLogger(__name__)
 
@@ -80,12 +84,21 @@ def seed_local_stripe() -> dict:
             )
         )
 
-    subscriptions = charges = 0
+    prices = {}
+    for name, amount, currency in ONE_TIME_PRICES:
+        product = stripe.create("/v1/products", name=name, type="service")
+        prices[name] = stripe.create("/v1/prices", product=product["id"], unit_amount=amount, currency=currency)
+
+    customers, currencies, subscriptions = [], {}, 0
     for n in range(CUSTOMERS):
         customer = stripe.create("/v1/customers", name=f"Demo Customer {n + 1}", email=f"customer{n + 1}@demo.example")
         method = stripe.create("/v1/payment_methods", type="card", card=TEST_CARD)
         stripe.request("post", f"/v1/payment_methods/{method['id']}/attach", customer=customer["id"])
-        stripe.update("/v1/customers", customer["id"], invoice_settings={"default_payment_method": method["id"]})
+        customer = stripe.update(
+            "/v1/customers", customer["id"], invoice_settings={"default_payment_method": method["id"]}
+        )
+        customers.append(customer)
+        currencies[customer["id"]] = "eur" if n % EUR_CUSTOMERS_EVERY == EUR_CUSTOMERS_EVERY - 1 else "usd"
         if n % 2 == 0:
             stripe.create(
                 "/v1/subscriptions",
@@ -94,15 +107,5 @@ def seed_local_stripe() -> dict:
                 idempotency_key=f"demo-sub-{n}",
             )
             subscriptions += 1
-        if n % 3 == 0:
-            intent = stripe.create(
-                "/v1/payment_intents",
-                amount=2500 + 100 * n,
-                currency="usd",
-                customer=customer["id"],
-                payment_method=method["id"],
-                idempotency_key=f"demo-pi-{n}",
-            )
-            stripe.request("post", f"/v1/payment_intents/{intent['id']}/confirm")
-            charges += 1
-    return {"seeded": True, "customers": CUSTOMERS, "subscriptions": subscriptions, "payments": charges}
+    money = seed_payments(stripe, customers, currencies, prices)
+    return {"seeded": True, "customers": CUSTOMERS, "subscriptions": subscriptions, **money}

@@ -10,6 +10,8 @@ from billing.api.customer_billing import (
 )
 from billing.api.customers import CustomerViewSet
 from billing.api.mirror_base import STRIPE_ID
+from billing.api.payment_links import PaymentLinkViewSet
+from billing.api.payouts import PayoutBalanceTransactionViewSet, PayoutViewSet
 from billing.api.refunds import ChargeRefundView, RefundRequestViewSet
 from billing.api.webhooks import AccountWebhookView, PlatformWebhookView
 
@@ -25,6 +27,13 @@ router.register(
 )
 router.register(
     rf"customers/(?P<customer_id>{STRIPE_ID})/subscriptions", CustomerSubscriptionViewSet, "customer-subscription"
+)
+router.register("payment-links", PaymentLinkViewSet, basename="payment-link")
+router.register("payouts", PayoutViewSet, basename="payout")
+router.register(
+    rf"payouts/(?P<payout_stripe_id>{STRIPE_ID})/balance-transactions",
+    PayoutBalanceTransactionViewSet,
+    basename="payout-balance-transaction",
 )
 
 urlpatterns: list = [

@@ -38,7 +38,7 @@ from accounts.notifications import notify_account, notify_user
 from billing.models import StripeConnection, SyncResource, SyncRun
 from billing.stripe import mirror
 from billing.stripe.client import StripeClient
-from billing.stripe.sync_sources import RESOURCES, walk_lists, walk_payment_methods
+from billing.stripe.sync_sources import RESOURCES, WALKS, walk_lists
 from core import errors
 from core.backoff import backoff_delay
 from core.queue import enqueue
@@ -211,8 +211,8 @@ def sync_resource_run(*, resource_id: int) -> None:
         connection = StripeConnection.objects.filter(account_id=run.account_id).first()
         client = StripeClient.for_connection(connection)
         commit = _page_committer(resource)
-        if spec.name == "payment_methods":
-            walk_payment_methods(client, run.account, resource.cursor, commit)
+        if spec.name in WALKS:
+            WALKS[spec.name](client, run.account, resource.cursor, commit)
         else:
             walk_lists(client, spec, resource.cursor, commit)
     except _RunStopped:
@@ -259,11 +259,16 @@ def _page_committer(resource: SyncResource):
     total = {"synced": resource.synced}
     slice_ends = time.monotonic() + settings.BILLING_SYNC_SLICE_SECONDS
 
-    def commit(object_name: str, objects: list[dict], cursor: dict, fetched_at: int) -> int:
+    def commit(object_name: str, objects: list[dict], cursor: dict, fetched_at: int, payout: str | None = None) -> int:
         with transaction.atomic():
             written = (
                 mirror.upsert_objects(
-                    run.account, object_name, objects, seen_in_run=resource.pass_id, fetched_at=fetched_at
+                    run.account,
+                    object_name,
+                    objects,
+                    seen_in_run=resource.pass_id,
+                    fetched_at=fetched_at,
+                    payout=payout,
                 )
                 if objects
                 else 0

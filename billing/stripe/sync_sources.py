@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from billing.models import Customer
+from billing.models import Customer, Payout
 from core import errors
 
 logger = logging.getLogger(__name__)
 
-# commit(object_name, objects, cursor, fetched_at) -> number written
-Commit = Callable[[str, list[dict], dict, int], int]
+# commit(object_name, objects, cursor, fetched_at, payout=None) -> number written; `payout` names the payout a page
+# of balance transactions was listed for (mirror.upsert_objects(..., payout=)).
+Commit = Callable[..., int]
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ RESOURCES: dict[str, Resource] = {
         _single("refunds", "refund", "/v1/refunds"),
         Resource("disputes", "dispute", (Source("/v1/disputes", "dispute", optional=True),)),
         _single("payouts", "payout", "/v1/payouts"),
+        # Stripe lists what a payout paid out per payout only (`?payout=`): walks the mirrored payouts.
+        Resource("balance_transactions", "balance_transaction", after="payouts"),
     )
 }
 
@@ -157,3 +160,54 @@ def _customer_payment_methods(client, customer_id: str, cursor: dict) -> list[di
         if object_missing(exc):
             return []
         raise
+
+
+def walk_payout_transactions(client, account, cursor: dict, commit: Commit) -> None:
+    """The mirrored automatic payouts in id order (Stripe filters balance transactions by automatic payouts
+    only), each one's balance transactions page by page, written with their payout. Cursor: {"payout_after":
+    last payout done, "payout": the one being listed, "after": its last transaction}."""
+    cursor = dict(cursor)
+    while True:
+        payout_ids = list(
+            Payout.objects.filter(
+                account=account, deleted=False, automatic=True, stripe_id__gt=cursor.get("payout_after", "")
+            )
+            .order_by("stripe_id")
+            .values_list("stripe_id", flat=True)[: page_size()]
+        )
+        if cursor.get("payout") and cursor["payout"] not in payout_ids:
+            payout_ids.insert(0, cursor["payout"])  # resumed mid-payout
+        if not payout_ids:
+            if "payout_after" not in cursor:  # no payout at all: one empty page, so the progress shows it too
+                commit("balance_transaction", [], {**cursor, "payout_after": ""}, int(time.time()))
+            return
+        for payout_id in payout_ids:
+            _walk_one_payout(client, payout_id, cursor, commit)
+
+
+def _walk_one_payout(client, payout_id: str, cursor: dict, commit: Commit) -> None:
+    after = cursor.get("after") if cursor.get("payout") == payout_id else None
+    while True:
+        fetched_at = int(time.time())
+        try:
+            objects, has_more = client.list_page(
+                "/v1/balance_transactions", limit=page_size(), starting_after=after, payout=payout_id
+            )
+        except errors.StripeRejected as exc:
+            if not object_missing(exc):
+                raise
+            objects, has_more = [], False  # the payout is gone from Stripe since it was mirrored
+        if objects and has_more:
+            after = objects[-1]["id"]
+            cursor.update(payout=payout_id, after=after)
+        else:
+            cursor.pop("payout", None)
+            cursor.pop("after", None)
+            cursor["payout_after"] = payout_id
+        commit("balance_transaction", objects, dict(cursor), fetched_at, payout=payout_id)
+        if "payout" not in cursor:
+            return
+
+
+# Resources that are not plain lists, walked by their own function: walk(client, account, cursor, commit).
+WALKS = {"payment_methods": walk_payment_methods, "balance_transactions": walk_payout_transactions}

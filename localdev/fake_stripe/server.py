@@ -2,8 +2,9 @@
 
 localstripe's own CLI binds every interface (`::`) and reloads a pickle shared by every instance; this runs its
 `app` directly instead. Middlewares, outermost first: faults (an injected 429 answers before anything else, as
-Stripe's rate limiter would), keys, idempotency (a replay answers before anything runs), isolation, then
-localstripe's error, auth and save middlewares.
+Stripe's rate limiter would), keys, idempotency (a replay answers before anything runs), isolation, base URL
+(for the hosted pages' URLs), then localstripe's error, auth and save middlewares, and last the replaced routes
+(replaced_routes.py), inside localstripe's error handling.
 """
 
 import asyncio
@@ -16,23 +17,33 @@ from aiohttp import web
 
 from localdev.fake_stripe import (
     accounts,
+    backdate,
+    base_url,
     checkout,
     checkout_completion,
     checkout_page,
     control,
+    declines,
+    disputes,
     events,
     faults,
     idempotency,
+    invoice_items,
+    invoice_page,
+    invoices,
     isolation,
     keys,
+    ledger,
+    payouts,
     prices,
     refunds,
+    replaced_routes,
     subscription_prices,
 )
 from localdev.fake_stripe.persistence import disable_disk_persistence
 
-# Reached without an API key: the control plane (tests) and the hosted checkout page (a browser).
-WITHOUT_API_KEY = ("/_test/", "/checkout/")
+# Reached without an API key: the control plane (tests) and the hosted checkout and invoice pages (a browser).
+WITHOUT_API_KEY = ("/_test/", "/checkout/", invoices.PATH_PREFIX)
 SHUTDOWN_TIMEOUT_SECONDS = 5
 
 
@@ -55,12 +66,19 @@ def build_app() -> web.Application:
     isolation.install()
     subscription_prices.install()
     refunds.install()
+    declines.install()
+    invoice_items.install()  # after subscription_prices: it extends the invoice lines' `price`
+    ledger.install()
     for module in (keys, faults, prices, checkout, checkout_completion, checkout_page, accounts, control):
+        module.install(app)
+    for module in (invoices, invoice_page, disputes, payouts, backdate):
         module.install(app)
 
     auth_index = app.middlewares.index(localstripe.server.auth_middleware)
     app.middlewares[auth_index] = _without_key_for(WITHOUT_API_KEY, localstripe.server.auth_middleware)
+    app.middlewares.append(replaced_routes.replaced_routes_middleware)
     for middleware in (
+        base_url.base_url_middleware,
         isolation.isolation_middleware,
         idempotency.idempotency_middleware,
         keys.keys_middleware,

@@ -8,8 +8,10 @@ from rest_framework.test import APIClient
 
 from accounts.notifications import user_group
 from billing.models import (
+    BalanceTransaction,
     Charge,
     Customer,
+    Dispute,
     Invoice,
     PaymentMethod,
     Payout,
@@ -219,3 +221,47 @@ def test_connect_mode_mirrors_only_the_connected_account(stripe, api, account, s
         c["id"] for c in theirs.customers
     }
     assert_mirrors(connected, account)
+
+
+def test_payouts_with_their_balance_transactions_disputes_and_payment_links_are_mirrored(
+    stripe, api, account, stripe_server
+):
+    customer = stripe.post("/v1/customers", email="payer@example.com")
+    charges = [
+        stripe.post("/v1/payment_intents", amount=1000 * (n + 1), currency="usd", payment_method="pm_card_visa",
+                    customer=customer["id"], confirm=True)["latest_charge"]["id"]
+        for n in range(3)
+    ]  # fmt: skip
+    stripe.post("/v1/refunds", charge=charges[0], amount=300)
+    dispute = stripe_server.open_dispute(charges[1], status="lost")
+    paid = stripe_server.create_payout(currency="usd", charges=charges[:2])
+    pending = stripe_server.create_payout(currency="usd", status="pending")
+    link = stripe.post("/v1/invoices", customer=customer["id"], collection_method="send_invoice", days_until_due=7)
+    stripe.post("/v1/invoiceitems", customer=customer["id"], invoice=link["id"], amount=4200, currency="usd")
+    link = stripe.post(f"/v1/invoices/{link['id']}/finalize")
+
+    assert connect(api).status_code == 201
+
+    payouts = by_id(Payout.objects.filter(account=account))
+    assert {po_id: (row.amount, row.status) for po_id, row in payouts.items()} == {
+        paid["id"]: (1000 - 300 + 2000 - 2000, "paid"),
+        pending["id"]: (3000, "pending"),
+    }
+    swept = BalanceTransaction.objects.filter(account=account)
+    by_payout = {po_id: sorted(swept.filter(payout_stripe_id=po_id).values_list("type", "amount")) for po_id in payouts}
+    assert by_payout == {
+        paid["id"]: [("adjustment", -2000), ("charge", 1000), ("charge", 2000), ("payout", -700), ("refund", -300)],
+        pending["id"]: [("charge", 3000), ("payout", -3000)],
+    }
+    mirrored = Dispute.objects.get(account=account)
+    assert (mirrored.stripe_id, mirrored.status, mirrored.amount, mirrored.charge_stripe_id) == (
+        dispute["id"], "lost", 2000, charges[1]
+    )  # fmt: skip
+    assert Charge.objects.get(stripe_id=charges[1]).disputed is True
+    invoice = Invoice.objects.get(stripe_id=link["id"])
+    assert (invoice.status, invoice.amount_due, invoice.hosted_invoice_url) == (
+        "open",
+        4200,
+        link["hosted_invoice_url"],
+    )
+    assert invoice.due_date is not None and invoice.collection_method == "send_invoice"

@@ -3,7 +3,7 @@
 import pytest
 
 from billing.stripe import mirror
-from billing.stripe.sync_sources import RESOURCES, walk_lists, walk_payment_methods
+from billing.stripe.sync_sources import RESOURCES, walk_lists, walk_payment_methods, walk_payout_transactions
 from core import errors
 from tests.billing.stripe_objects import today
 
@@ -24,9 +24,10 @@ class ScriptedClient:
     def list_page(self, path, *, limit, starting_after=None, **params):
         self.calls.append((path, starting_after, params))
         script = self.pages[path]
-        if isinstance(script, Exception):
-            raise script
-        return script.pop(0)
+        step = script if isinstance(script, Exception) else script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
 
     def iterate(self, path, *, page_size, **params):
         self.calls.append((path, None, params))
@@ -39,8 +40,8 @@ class ScriptedClient:
 def collect():
     commits = []
 
-    def commit(object_name, objects, cursor, fetched_at):
-        commits.append((object_name, [o["id"] for o in objects], cursor))
+    def commit(object_name, objects, cursor, fetched_at, payout=None):
+        commits.append((object_name, [o["id"] for o in objects], cursor) + ((payout,) if payout else ()))
         return len(objects)
 
     return commits, commit
@@ -133,3 +134,47 @@ def test_payment_methods_of_a_customer_deleted_meanwhile_are_skipped(account):
     commits, commit = collect()
     walk_payment_methods(client, account, {"customer_after": ""}, commit)
     assert commits == [("payment_method", ["pm_b"], {"customer_after": "cus_b"})]
+
+
+def test_payout_transactions_walk_automatic_payouts_page_by_page_and_resume(account, settings):
+    settings.BILLING_SYNC_PAGE_SIZE = 2
+    mirror.upsert_objects(
+        account,
+        "payout",
+        [today("payout", id=f"po_{n}", automatic=True) for n in range(3)]
+        + [today("payout", id="po_manual", automatic=False), today("payout", id="po_gone", deleted=True)],
+    )
+    client = ScriptedClient(
+        pages={
+            "/v1/balance_transactions": [
+                ([{"id": "txn_1"}, {"id": "txn_2"}], True),  # po_0, first page
+                ([{"id": "txn_3"}], False),  # po_0, last page
+                MISSING_OBJECT,  # po_1: deleted in Stripe since it was mirrored
+                ([{"id": "txn_4"}], False),  # po_2
+            ]
+        }
+    )
+    commits, commit = collect()
+    walk_payout_transactions(client, account, {}, commit)
+
+    assert [(after, params["payout"]) for _, after, params in client.calls] == [
+        (None, "po_0"),
+        ("txn_2", "po_0"),
+        (None, "po_1"),
+        (None, "po_2"),
+    ]
+    assert commits == [
+        ("balance_transaction", ["txn_1", "txn_2"], {"payout": "po_0", "after": "txn_2"}, "po_0"),
+        ("balance_transaction", ["txn_3"], {"payout_after": "po_0"}, "po_0"),
+        ("balance_transaction", [], {"payout_after": "po_1"}, "po_1"),
+        ("balance_transaction", ["txn_4"], {"payout_after": "po_2"}, "po_2"),
+    ]
+
+    resumed = ScriptedClient(pages={"/v1/balance_transactions": [([{"id": "txn_3"}], False)] + [([], False)] * 2})
+    commits, commit = collect()
+    walk_payout_transactions(resumed, account, {"payout_after": "", "payout": "po_0", "after": "txn_2"}, commit)
+    assert [(after, params["payout"]) for _, after, params in resumed.calls] == [
+        ("txn_2", "po_0"),  # goes on after the last transaction it committed
+        (None, "po_1"),
+        (None, "po_2"),
+    ]

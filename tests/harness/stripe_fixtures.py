@@ -97,6 +97,42 @@ class FakeStripeServer:
         """Pays the session as a customer would; returns the completed session."""
         return self._control("POST", f"/_test/checkout/sessions/{session_id}/complete")
 
+    def open_dispute(self, charge: str, **fields) -> dict:
+        """Opens a dispute on the charge as its owner (`amount`, `reason`, `status`: needs_response, under_review,
+        won, lost, ..., `created`); returns the dispute."""
+        return self._control("POST", "/_test/disputes", {"charge": charge, **fields})
+
+    def close_dispute(self, dispute_id: str, status: str) -> dict:
+        """Closes an open dispute as `won` or `lost`."""
+        return self._control("POST", f"/_test/disputes/{dispute_id}/close", {"status": status})
+
+    def create_payout(
+        self,
+        *,
+        currency: str = "usd",
+        status: str = "paid",
+        charges: list[str] | None = None,
+        stripe_account: str | None = None,
+        **fields,
+    ) -> dict:
+        """A payout sweeping the balance transactions not yet paid out in `currency` (only those of `charges`,
+        with their refunds and disputes, when given); `status`: paid, pending, in_transit, failed, canceled;
+        `created`, `arrival_date`, `description` optional. Returns the payout."""
+        payload = {"currency": currency, "status": status, **fields}
+        if charges is not None:
+            payload["charges"] = list(charges)
+        if stripe_account is not None:
+            payload["stripe_account"] = stripe_account
+        return self._control("POST", "/_test/payouts", payload)
+
+    def move_payout(self, payout_id: str, status: str) -> dict:
+        """Moves a pending or in-transit payout to `status`."""
+        return self._control("POST", f"/_test/payouts/{payout_id}/status", {"status": status})
+
+    def backdate(self, object_id: str, created: int) -> dict:
+        """Moves the object's `created` (with its balance transaction, payment intent, ...) to `created`."""
+        return self._control("POST", "/_test/backdate", {"id": object_id, "created": created})
+
     def register_webhook(self, id: str, url: str, secret: str, events: list[str] | None = None) -> None:
         """Registers (or replaces) webhook endpoint `id`; `events` None means every event type."""
         payload = {"url": url, "secret": secret}
