@@ -58,7 +58,7 @@ def note_export_rows(
     paths = [path for _, path in EXPORT_COLUMNS if path is not None] + list(_AUTHOR)
     values = notes.order_by("created_at", "id").values_list(*paths).iterator(chunk_size=EXPORT_CHUNK_ROWS)
     for note_id, created, updated, cus_id, cus_email, cus_name, author_email, body, first, last, username in values:
-        author = f"{first} {last}".strip() or username or ""
+        author = f"{first or ''} {last or ''}".strip() or username or ""
         yield (note_id, _iso(created), _iso(updated), cus_id, cus_email, cus_name, author, author_email or "", body)
 
 

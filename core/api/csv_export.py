@@ -22,7 +22,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-CHUNK_BYTES = 64 * 1024
+CHUNK_BYTES = 60 * 1024  # a chunk of whole rows, about what Django's ASGI handler sends per message (64 KiB)
 
 
 def safe_cell(value):
