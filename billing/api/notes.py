@@ -9,11 +9,12 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api.mirror_base import StrictSerializer
+from billing.api.mirror_base import MirrorFilterSet, StrictSerializer
 from billing.models import Customer, CustomerNote
 from billing.selectors.mirror import mirror_get
 from billing.selectors.notes import note_export_header, note_export_rows, note_get, note_list
@@ -50,7 +51,9 @@ class NoteWriteSerializer(StrictSerializer):
     )
 
 
-class NoteFilter(filters.FilterSet):
+class NoteFilter(MirrorFilterSet):
+    """MirrorFilterSet's rules (an empty date is a 400, not "no filter"), on the note's own `created_at`."""
+
     created_after = filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="Written at or after (ISO 8601 date or date-time)."
     )
@@ -118,6 +121,7 @@ class CustomerNoteViewSet(
     ordering = "-created_at"
     ordering_fields = ("created_at",)
     lookup_value_regex = "[0-9]+"
+    parser_classes = [JSONParser]  # as the rest of the billing API: JSON bodies only
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def customer(self) -> Customer:
