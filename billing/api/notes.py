@@ -76,7 +76,7 @@ class NoteExportFilter(NoteFilter):
 
 NOTE_EXAMPLE = OpenApiExample("A note", value={"body": "Called on 3 May: wants annual billing."}, request_only=True)
 CUSTOMER_PARAMETER = OpenApiParameter(
-    "customer_stripe_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The customer's Stripe id."
+    "customer_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The customer's Stripe id."
 )
 NOT_THE_AUTHOR = error_response(
     "Not a member of the token's account; or, to change or delete a note, neither its author nor an owner or "
@@ -126,7 +126,7 @@ class CustomerNoteViewSet(
 
     def customer(self) -> Customer:
         if not hasattr(self, "_customer"):
-            stripe_id = self.kwargs["customer_stripe_id"]
+            stripe_id = self.kwargs["customer_id"]
             self._customer = mirror_get(account=self.request.account, model=Customer, stripe_id=stripe_id)
         return self._customer
 
@@ -138,7 +138,7 @@ class CustomerNoteViewSet(
     def get_object(self):
         return note_get(account=self.request.account, customer=self.customer(), note_id=self.kwargs["pk"])
 
-    def create(self, request, customer_stripe_id):
+    def create(self, request, customer_id):
         body = NoteWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         note = note_create(
@@ -146,14 +146,14 @@ class CustomerNoteViewSet(
         )
         return Response(CustomerNoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request, customer_stripe_id, pk):
+    def partial_update(self, request, customer_id, pk):
         note = self.get_object()
         body = NoteWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         note = note_update(note=note, membership=request.membership, body=body.validated_data["body"])
         return Response(CustomerNoteSerializer(note).data)
 
-    def destroy(self, request, customer_stripe_id, pk):
+    def destroy(self, request, customer_id, pk):
         note_delete(note=self.get_object(), membership=request.membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -1,7 +1,13 @@
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
 from billing.api.connection import StripeConnectionView, SyncView
+from billing.api.customer_billing import (
+    CustomerContactView,
+    CustomerInvoiceViewSet,
+    CustomerPaymentMethodViewSet,
+    CustomerSubscriptionViewSet,
+)
 from billing.api.customers import CustomerViewSet
 from billing.api.mirror_base import STRIPE_ID
 from billing.api.notes import CustomerNoteViewSet, NoteExportView
@@ -12,7 +18,14 @@ app_name = "billing"
 # The SPA's billing API (SPEC §4, docs/billing-api.md): one router, one line per resource.
 router = SimpleRouter()
 router.register("customers", CustomerViewSet, basename="customer")
-router.register(rf"customers/(?P<customer_stripe_id>{STRIPE_ID})/notes", CustomerNoteViewSet, basename="customer-note")
+router.register(rf"customers/(?P<customer_id>{STRIPE_ID})/invoices", CustomerInvoiceViewSet, "customer-invoice")
+router.register(
+    rf"customers/(?P<customer_id>{STRIPE_ID})/payment-methods", CustomerPaymentMethodViewSet, "customer-payment-method"
+)
+router.register(
+    rf"customers/(?P<customer_id>{STRIPE_ID})/subscriptions", CustomerSubscriptionViewSet, "customer-subscription"
+)
+router.register(rf"customers/(?P<customer_id>{STRIPE_ID})/notes", CustomerNoteViewSet, "customer-note")
 
 urlpatterns: list = [
     path("stripe-connection/", StripeConnectionView.as_view(), name="stripe-connection"),
@@ -20,5 +33,8 @@ urlpatterns: list = [
     path("notes/export.csv", NoteExportView.as_view(), name="notes-export"),
     path("webhooks/stripe/", PlatformWebhookView.as_view(), name="webhook-platform"),
     path("webhooks/stripe/<str:account_id>/", AccountWebhookView.as_view(), name="webhook-account"),
+    re_path(
+        rf"^customers/(?P<customer_id>{STRIPE_ID})/contact/$", CustomerContactView.as_view(), name="customer-contact"
+    ),
     *router.urls,
 ]
