@@ -10,6 +10,7 @@ from billing.api.customer_billing import (
 )
 from billing.api.customers import CustomerViewSet
 from billing.api.mirror_base import STRIPE_ID
+from billing.api.notes import CustomerNoteViewSet, NoteExportView
 from billing.api.payment_links import PaymentLinkViewSet
 from billing.api.payouts import PayoutBalanceTransactionViewSet, PayoutViewSet
 from billing.api.refunds import ChargeRefundView, RefundRequestViewSet
@@ -35,10 +36,12 @@ router.register(
     PayoutBalanceTransactionViewSet,
     basename="payout-balance-transaction",
 )
+router.register(rf"customers/(?P<customer_id>{STRIPE_ID})/notes", CustomerNoteViewSet, "customer-note")
 
 urlpatterns: list = [
     path("stripe-connection/", StripeConnectionView.as_view(), name="stripe-connection"),
     path("sync/", SyncView.as_view(), name="sync"),
+    path("notes/export.csv", NoteExportView.as_view(), name="notes-export"),
     path("webhooks/stripe/", PlatformWebhookView.as_view(), name="webhook-platform"),
     path("webhooks/stripe/<str:account_id>/", AccountWebhookView.as_view(), name="webhook-account"),
     # Before the router: `charges/<id>/refund/` is this view, not a route of the charges viewset.
