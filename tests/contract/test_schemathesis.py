@@ -36,6 +36,20 @@ def contract_config(bearer: str) -> SchemathesisConfig:
             "generation": {"max-examples": EXAMPLES_PER_OPERATION, "deterministic": True, "database": "none"},
             "phases": {"stateful": {"enabled": False}},  # per operation; the stateful phase is not seeded
             "checks": {},
+            "operations": [
+                {
+                    # A schema-valid old_password is still not the caller's (`wrong_password`, 400). It passed
+                    # before only by the luck of the generated sequence, which the overview's entry changed.
+                    "include-path": "/api/v1/auth/password/",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "429"]}},
+                },
+                {
+                    # The overview's dates relate to each other (end not before start, at most 366 days apart),
+                    # which no OpenAPI schema can say: a schema-valid pair may be refused, with a 400 naming the field.
+                    "include-path": "/api/v1/billing/overview/",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403"]}},
+                },
+            ],
         }
     )
 
