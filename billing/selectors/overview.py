@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Case, Count, Q, Sum, When
 from django.db.models.functions import TruncDate
 
@@ -137,7 +138,7 @@ def _charges_by_day(*, account, window):
     return (
         _payments(_span(Charge, account=account, window=window))
         .values("currency", "day")
-        .annotate(gross_volume=Sum("amount_captured"), successful_payments=Count("id"))
+        .annotate(gross_volume=Sum("amount_captured"), successful_payments=Count("*"))
     )
 
 
@@ -146,7 +147,7 @@ def _refunds_by_day(*, account, window):
         _span(Refund, account=account, window=window)
         .filter(status__in=REFUND_STATUSES)
         .values("currency", "day")
-        .annotate(refunds_amount=Sum("amount"), refunds_count=Count("id"))
+        .annotate(refunds_amount=Sum("amount"), refunds_count=Count("*"))
     )
 
 
@@ -157,25 +158,34 @@ def _disputes_by_day(*, account, window):
         .values("currency", "day")
         .annotate(
             disputes_amount=Sum("amount"),
-            disputes_count=Count("id"),
+            disputes_count=Count("*"),
             disputes_lost_amount=Sum("amount", filter=Q(status=DISPUTE_LOST)),
         )
     )
 
 
-def _paying_customers(*, account, window):
-    """Per currency and window (current: True / previous: False): distinct customers and what they paid."""
-    return (
+def _paying_customers(*, account, window) -> dict[tuple[str, bool], tuple[int, int]]:
+    """(currency, in the current window?) -> (distinct paying customers, what they paid). Grouped per customer
+    first, then counted: PostgreSQL sorts for COUNT(DISTINCT ...), which spilled to disk on a large account,
+    where two hash aggregates do not."""
+    per_customer = (
         _payments(_span(Charge, account=account, window=window))
         .exclude(customer_stripe_id="")
-        .annotate(current=Case(When(day__gte=window.start, then=True), default=False))
-        .values("currency", "current")
-        .annotate(customers=Count("customer_stripe_id", distinct=True), amount=Sum("amount_captured"))
+        .annotate(in_window=Case(When(day__gte=window.start, then=True), default=False))
+        .values("currency", "in_window", "customer_stripe_id")
+        .annotate(paid=Sum("amount_captured"))
     )
+    sql, params = per_customer.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT currency, in_window, COUNT(*), SUM(paid) FROM ({sql}) per_customer GROUP BY currency, in_window",
+            params,
+        )
+        return {(currency, bool(in_window)): (count, int(paid)) for currency, in_window, count, paid in cursor}
 
 
 def _new_customers_by_day(*, account, window):
-    return _span(Customer, account=account, window=window).values("day").annotate(new_customers=Count("id"))
+    return _span(Customer, account=account, window=window).values("day").annotate(new_customers=Count("*"))
 
 
 # --- the figures --------------------------------------------------------------------------------------------
@@ -215,7 +225,7 @@ def revenue_overview(*, account, window: Window) -> dict:
             figures = days[row.pop("currency")][row.pop("day")]
             for name, value in row.items():
                 figures[name] += value or 0
-    paying = {(row["currency"], row["current"]): row for row in _paying_customers(account=account, window=window)}
+    paying = _paying_customers(account=account, window=window)
     new_customers = {row["day"]: row["new_customers"] for row in _new_customers_by_day(account=account, window=window)}
 
     dates = window.dates()
@@ -243,8 +253,8 @@ def _currency_overview(currency: str, by_day: dict[date, dict], paying: dict, *,
         totals = current if day >= window.start else previous
         for name in DAILY_FIELDS:
             totals[name] += figures[name]
-    now_paying = paying.get((currency, True)) or {"customers": 0, "amount": 0}
-    then_paying = paying.get((currency, False)) or {"customers": 0, "amount": 0}
+    now_customers, now_paid = paying.get((currency, True), (0, 0))
+    then_customers, then_paid = paying.get((currency, False), (0, 0))
 
     def figure(name):
         return metric(current[name], previous[name])
@@ -260,10 +270,9 @@ def _currency_overview(currency: str, by_day: dict[date, dict], paying: dict, *,
             "amount": figure("disputes_amount"),
             "lost_amount": figure("disputes_lost_amount"),
         },
-        "paying_customers": metric(now_paying["customers"], then_paying["customers"]),
+        "paying_customers": metric(now_customers, then_customers),
         "average_revenue_per_paying_customer": metric(
-            _average(now_paying["amount"], now_paying["customers"]),
-            _average(then_paying["amount"], then_paying["customers"]),
+            _average(now_paid, now_customers), _average(then_paid, then_customers)
         ),
         "daily": [{"date": day, **(by_day[day] if day in by_day else _zero_day())} for day in dates],
     }
