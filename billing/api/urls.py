@@ -1,10 +1,30 @@
-from django.urls import path
+from django.urls import path, re_path
+from rest_framework.routers import SimpleRouter
 
 from billing.api.connection import StripeConnectionView, SyncView
+from billing.api.customer_billing import (
+    CustomerContactView,
+    CustomerInvoiceViewSet,
+    CustomerPaymentMethodViewSet,
+    CustomerSubscriptionViewSet,
+)
+from billing.api.customers import CustomerViewSet
+from billing.api.mirror_base import STRIPE_ID
 from billing.api.overview import OverviewView
 from billing.api.webhooks import AccountWebhookView, PlatformWebhookView
 
 app_name = "billing"
+
+# The SPA's billing API (SPEC §4, docs/billing-api.md): one router, one line per resource.
+router = SimpleRouter()
+router.register("customers", CustomerViewSet, basename="customer")
+router.register(rf"customers/(?P<customer_id>{STRIPE_ID})/invoices", CustomerInvoiceViewSet, "customer-invoice")
+router.register(
+    rf"customers/(?P<customer_id>{STRIPE_ID})/payment-methods", CustomerPaymentMethodViewSet, "customer-payment-method"
+)
+router.register(
+    rf"customers/(?P<customer_id>{STRIPE_ID})/subscriptions", CustomerSubscriptionViewSet, "customer-subscription"
+)
 
 urlpatterns: list = [
     path("stripe-connection/", StripeConnectionView.as_view(), name="stripe-connection"),
@@ -12,4 +32,8 @@ urlpatterns: list = [
     path("overview/", OverviewView.as_view(), name="overview"),
     path("webhooks/stripe/", PlatformWebhookView.as_view(), name="webhook-platform"),
     path("webhooks/stripe/<str:account_id>/", AccountWebhookView.as_view(), name="webhook-account"),
+    re_path(
+        rf"^customers/(?P<customer_id>{STRIPE_ID})/contact/$", CustomerContactView.as_view(), name="customer-contact"
+    ),
+    *router.urls,
 ]
