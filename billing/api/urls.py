@@ -11,6 +11,7 @@ from billing.api.customer_billing import (
 from billing.api.customers import CustomerViewSet
 from billing.api.mirror_base import STRIPE_ID
 from billing.api.overview import OverviewView
+from billing.api.refunds import ChargeRefundView, RefundRequestViewSet
 from billing.api.webhooks import AccountWebhookView, PlatformWebhookView
 
 app_name = "billing"
@@ -18,6 +19,7 @@ app_name = "billing"
 # The SPA's billing API (SPEC §4, docs/billing-api.md): one router, one line per resource.
 router = SimpleRouter()
 router.register("customers", CustomerViewSet, basename="customer")
+router.register("refund-requests", RefundRequestViewSet, basename="refund-request")
 router.register(rf"customers/(?P<customer_id>{STRIPE_ID})/invoices", CustomerInvoiceViewSet, "customer-invoice")
 router.register(
     rf"customers/(?P<customer_id>{STRIPE_ID})/payment-methods", CustomerPaymentMethodViewSet, "customer-payment-method"
@@ -32,6 +34,8 @@ urlpatterns: list = [
     path("overview/", OverviewView.as_view(), name="overview"),
     path("webhooks/stripe/", PlatformWebhookView.as_view(), name="webhook-platform"),
     path("webhooks/stripe/<str:account_id>/", AccountWebhookView.as_view(), name="webhook-account"),
+    # Before the router: `charges/<id>/refund/` is this view, not a route of the charges viewset.
+    path("charges/<str:charge_id>/refund/", ChargeRefundView.as_view(), name="charge-refund"),
     re_path(
         rf"^customers/(?P<customer_id>{STRIPE_ID})/contact/$", CustomerContactView.as_view(), name="customer-contact"
     ),
