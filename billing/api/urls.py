@@ -11,6 +11,7 @@ from billing.api.customer_billing import (
 from billing.api.customers import CustomerViewSet
 from billing.api.mirror_base import STRIPE_ID
 from billing.api.notes import CustomerNoteViewSet, NoteExportView
+from billing.api.overview import OverviewView
 from billing.api.payment_links import PaymentLinkViewSet
 from billing.api.payouts import PayoutBalanceTransactionViewSet, PayoutViewSet
 from billing.api.refunds import ChargeRefundView, RefundRequestViewSet
@@ -42,6 +43,7 @@ urlpatterns: list = [
     path("stripe-connection/", StripeConnectionView.as_view(), name="stripe-connection"),
     path("sync/", SyncView.as_view(), name="sync"),
     path("notes/export.csv", NoteExportView.as_view(), name="notes-export"),
+    path("overview/", OverviewView.as_view(), name="overview"),
     path("webhooks/stripe/", PlatformWebhookView.as_view(), name="webhook-platform"),
     path("webhooks/stripe/<str:account_id>/", AccountWebhookView.as_view(), name="webhook-account"),
     # Before the router: `charges/<id>/refund/` is this view, not a route of the charges viewset.
