@@ -109,3 +109,24 @@ def seed_local_stripe() -> dict:
             subscriptions += 1
     money = seed_payments(stripe, customers, currencies, prices)
     return {"seeded": True, "customers": CUSTOMERS, "subscriptions": subscriptions, **money}
+
+
+def record_payment_links(account, user, invoices: list[dict]) -> None:
+    """The demo's payment links were made in the local Stripe directly: record them as the API would have
+    (`PaymentLink` rows), so `payment-links/` lists them once the sync has mirrored their invoices."""
+    from billing.models import PaymentLink
+
+    PaymentLink.objects.bulk_create(
+        [
+            PaymentLink(
+                account=account,
+                request_id=f"demo-link-{invoice['id']}",
+                invoice_stripe_id=invoice["id"],
+                customer_stripe_id=invoice["customer"],
+                memo=invoice.get("description") or "",
+                created_by=user,
+            )
+            for invoice in invoices
+        ],
+        ignore_conflicts=True,
+    )

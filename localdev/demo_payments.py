@@ -109,6 +109,7 @@ def seed_payments(stripe, customers: list[dict], currencies: dict[str, str], pri
         "disputes": len([d for d in disputes if d]),
         "payouts": len(payouts),
         "payment_links": len(links),
+        "payment_link_invoices": links,
     }
 
 

@@ -13,6 +13,7 @@ def seed_demo(out=print) -> None:
 
     account, user = demo.ensure_demo_account()
     seeded = demo.seed_local_stripe()
+    demo.record_payment_links(account, user, seeded.pop("payment_link_invoices", []))
     out(f"demo account {account.id} ({account.name}), login {user.username}; stripe: {seeded}")
     initialized = StripeConnection.objects.filter(account=account, initialized=True).exists()
     # The local Stripe keeps nothing across runs: freshly seeded data means the mirror must follow it.

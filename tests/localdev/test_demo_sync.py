@@ -55,5 +55,11 @@ def test_seed_demo_syncs_the_demo_account(stripe_api_base, settings):
         url.startswith(f"{stripe_api_base}/invoice/in_") for url in links.values_list("hosted_invoice_url", flat=True)
     )
 
+    # The payment-links screen lists them (they were made in Stripe directly; the demo records them as the API would).
+    from billing.selectors.payment_links import payment_link_list
+
+    listed = payment_link_list(account=account)
+    assert sorted(listed.values_list("stripe_id", flat=True)) == sorted(links.values_list("stripe_id", flat=True))
+
     seed_demo(out=lambda line: None)  # again: already synced, nothing queued
     assert SyncRun.objects.filter(account=account).count() == 1
