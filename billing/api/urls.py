@@ -3,6 +3,8 @@ from rest_framework.routers import SimpleRouter
 
 from billing.api.connection import StripeConnectionView, SyncView
 from billing.api.customers import CustomerViewSet
+from billing.api.payments import ChargeViewSet, DisputeViewSet, RefundViewSet
+from billing.api.subscriptions import InvoiceViewSet, SubscriptionViewSet
 from billing.api.webhooks import AccountWebhookView, PlatformWebhookView
 
 app_name = "billing"
@@ -10,6 +12,11 @@ app_name = "billing"
 # The SPA's billing API (SPEC §4, docs/billing-api.md): one router, one line per resource.
 router = SimpleRouter()
 router.register("customers", CustomerViewSet, basename="customer")
+router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+router.register("invoices", InvoiceViewSet, basename="invoice")
+router.register("charges", ChargeViewSet, basename="charge")
+router.register("refunds", RefundViewSet, basename="refund")
+router.register("disputes", DisputeViewSet, basename="dispute")
 
 urlpatterns: list = [
     path("stripe-connection/", StripeConnectionView.as_view(), name="stripe-connection"),

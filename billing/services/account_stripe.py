@@ -12,7 +12,6 @@ from billing.models import StripeConnection
 from billing.stripe import mirror
 from billing.stripe.client import StripeClient
 
-
 DELETED_BY_US = "~deleted-through-the-api"
 
 
