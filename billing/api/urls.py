@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from billing.api.catalog import PriceViewSet, ProductViewSet
 from billing.api.connection import StripeConnectionView, SyncView
 from billing.api.customers import CustomerViewSet
 from billing.api.payments import ChargeViewSet, DisputeViewSet, RefundViewSet
@@ -12,6 +13,8 @@ app_name = "billing"
 # The SPA's billing API (SPEC §4, docs/billing-api.md): one router, one line per resource.
 router = SimpleRouter()
 router.register("customers", CustomerViewSet, basename="customer")
+router.register("products", ProductViewSet, basename="product")
+router.register("prices", PriceViewSet, basename="price")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("charges", ChargeViewSet, basename="charge")
