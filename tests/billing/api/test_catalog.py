@@ -143,20 +143,24 @@ def test_stripe_down_during_product_writes_is_a_502_and_nothing_is_written(
     product = _product(api, name="Kept")
     settings.STRIPE_TIMEOUT_SECONDS = 0.5
 
-    def arm(path):
+    def arm(path, method="POST"):
         if fault == "timeout":
-            stripe_server.hang_next(path, seconds=5, method="POST")
+            stripe_server.hang_next(path, seconds=5, method=method)
         else:
-            stripe_server.fail_next(path, 500, method="POST")
+            stripe_server.fail_next(path, 500, method=method)
 
     arm("/v1/products")
     created = api.post(PRODUCTS, {"name": "Lost"}, format="json")
     arm(f"/v1/products/{product['id']}")
     archived = api.post(f"{PRODUCTS}{product['id']}/archive/")
+    arm(f"/v1/products/{product['id']}")
+    updated = api.patch(f"{PRODUCTS}{product['id']}/", {"name": "Renamed"}, format="json")
+    arm(f"/v1/products/{product['id']}", method="DELETE")
+    deleted = api.delete(f"{PRODUCTS}{product['id']}/")
 
-    for response in (created, archived):
+    for response in (created, archived, updated, deleted):
         assert response.status_code == 502 and response.json()["error"]["code"] == "stripe_unavailable"
-    assert list(Product.objects.values_list("name", "active")) == [("Kept", True)]
+    assert list(Product.objects.values_list("name", "active", "deleted")) == [("Kept", True, False)]
 
 
 def test_another_accounts_product_is_a_404(api, live, other_account):
