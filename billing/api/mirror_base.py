@@ -6,10 +6,14 @@ import uuid
 
 from django_filters import rest_framework as filters
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.parsers import JSONParser
 
 from accounts.tenancy import IsAccountAdmin, IsAccountMember
 from billing.selectors.mirror import mirror_get, mirror_list
 from core.api.pagination import KeysetPagination
+from core.api.serializers import StrictSerializer
+
+__all__ = ["StrictSerializer"]  # re-exported: the billing API's request bodies import it from here
 
 # Stripe ids: a prefix and letters, digits, underscores. Anything else in a path is not an id (a 404).
 STRIPE_ID = r"[A-Za-z0-9_]+"
@@ -26,23 +30,30 @@ class StripeObjectSerializer(serializers.ModelSerializer):
         return metadata if isinstance(metadata, dict) else {}
 
 
-class StrictSerializer(serializers.Serializer):
-    """A request body whose unknown fields are refused, not ignored: a misspelt field would be a silent no-op."""
-
-    def validate(self, attrs):
-        unknown = sorted(set(getattr(self, "initial_data", {}) or {}) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return attrs
-
-
 class MirrorFilterSet(filters.FilterSet):
+    """created_after / created_before for every list. Parameters mean what the schema says: a boolean is `true` or
+    `false`, and a date, number or choice is not empty (django-filter would read `null`, `yes` or an empty value
+    as "no filter", silently answering more than was asked)."""
+
     created_after = filters.IsoDateTimeFilter(
         field_name="created", lookup_expr="gte", help_text="Created at or after (ISO 8601)."
     )
     created_before = filters.IsoDateTimeFilter(
         field_name="created", lookup_expr="lt", help_text="Created before (ISO 8601)."
     )
+
+    def is_valid(self):
+        form = self.form
+        form.is_valid()  # cleans once; errors added below join the field's own
+        for name, filter_ in self.filters.items():
+            if name not in self.data:
+                continue
+            values = self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]
+            if isinstance(filter_, filters.BooleanFilter) and any(v not in ("true", "false") for v in values):
+                form.add_error(name, "Either true or false.")
+            elif type(filter_) is not filters.CharFilter and any(v == "" for v in values):
+                form.add_error(name, "Give a value, or leave the parameter out.")
+        return super().is_valid()
 
 
 class AccountMirrorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -54,6 +65,7 @@ class AccountMirrorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     lookup_url_kwarg = "stripe_id"
     lookup_value_regex = STRIPE_ID
     pagination_class = KeysetPagination
+    parser_classes = [JSONParser]  # the SPA speaks JSON; one request media type keeps the contract exact
     ordering = "-created"
     ordering_fields: tuple[str, ...] = ("created",)
     # Reads: any member. Writes to Stripe: owners and admins (docs/billing-api.md, "Who may do what").

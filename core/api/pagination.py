@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Q
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -58,8 +58,8 @@ class KeysetPagination(BasePagination):
     field, `-` for descending, chosen by `?ordering=` among `ordering_fields`), always tie-broken by the primary
     key; NULL keys sort last either way, on every backend.
 
-    The cursor is opaque to clients (base64 of the last row's key and id and the direction); a malformed one is
-    a 400, not a guess."""
+    The cursor is opaque to clients (base64 of the last row's key and id and the direction); one this list did
+    not hand out names no page: a 404, as DRF's own cursor pagination answers (an empty one is the first page)."""
 
     page_size = 50
     max_page_size = 200
@@ -72,14 +72,10 @@ class KeysetPagination(BasePagination):
         self.base_url = request.build_absolute_uri()
         self.size = self._page_size(request)
         self.field, self.descending = self._ordering(request, view)
-        cursor = self._decode(request.query_params.get(self.cursor_query_param), queryset.model)
+        cursor = self._decode(request.query_params.get(self.cursor_query_param) or None, queryset.model)
         backwards = bool(cursor and cursor["reverse"])
         # Reading backwards (the "previous" link) walks the other way, then the page is put back in order.
-        descending = self.descending != backwards
-        rows_queryset = queryset.order_by(*self._order_by(self.field, descending))
-        if cursor is not None:
-            rows_queryset = rows_queryset.filter(self._after(self.field, descending, cursor["value"], cursor["pk"]))
-        rows = list(rows_queryset[: self.size + 1])
+        rows = self._rows(queryset, cursor, descending=self.descending != backwards, limit=self.size + 1)
         more = len(rows) > self.size
         rows = rows[: self.size]
         if backwards:
@@ -116,7 +112,7 @@ class KeysetPagination(BasePagination):
                 "name": self.cursor_query_param,
                 "in": "query",
                 "required": False,
-                "description": "Opaque: the `next` or `previous` link's cursor. A malformed cursor is a 400.",
+                "description": "Opaque: the `next` or `previous` link's cursor; one this list did not give is a 404.",
                 "schema": {"type": "string"},
             },
             {
@@ -154,22 +150,41 @@ class KeysetPagination(BasePagination):
             raise ValidationError({self.ordering_query_param: [f"Sort by one of: {choices}."]})
         return requested.lstrip("-"), requested.startswith("-")
 
-    @staticmethod
-    def _order_by(field: str, descending: bool):
-        key = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
-        return key, "-pk" if descending else "pk"
+    def _rows(self, queryset, cursor, *, descending: bool, limit: int) -> list:
+        """Up to `limit` rows after the cursor, walking `descending` or not. The order is two segments: rows with a
+        key by (key, pk), then rows without one by pk (NULLs last, on every backend), reversed when walking
+        backwards. Each segment is one plain index-order query, `key <= v AND (key < v OR pk < p)` with no OR
+        across NULLs, so the database walks its (account, key) index from the cursor and stops after `limit`
+        rows: the thousandth page costs what the first does. Costs one query, two where a page spans both."""
+        field = self.field
+        segments = [False, True]  # key is null?
+        if descending != self.descending:
+            segments.reverse()
+        rows: list = []
+        reached = cursor is None
+        for null_segment in segments:
+            part = queryset.filter(**{f"{field}__isnull": null_segment})
+            if not reached:
+                if (cursor["value"] is None) != null_segment:
+                    continue  # the cursor lies in a later segment
+                reached = True
+                part = part.filter(self._after(field, descending, cursor["value"], cursor["pk"]))
+            order = ("-pk",) if descending else ("pk",)
+            if not null_segment:
+                order = (F(field).desc() if descending else F(field).asc(), *order)
+            rows += list(part.order_by(*order)[: limit - len(rows)])
+            if len(rows) >= limit:
+                break
+        return rows
 
     @staticmethod
     def _after(field: str, descending: bool, value, pk) -> Q:
-        """Rows strictly after (value, pk) in the order (field, pk), NULL keys last."""
+        """Rows strictly after (value, pk) within the cursor's segment."""
         beyond = "lt" if descending else "gt"
         if value is None:
-            return Q(**{f"{field}__isnull": True, f"pk__{beyond}": pk})
-        return (
-            Q(**{f"{field}__{beyond}": value})
-            | Q(**{field: value, f"pk__{beyond}": pk})
-            | Q(**{f"{field}__isnull": True})
-        )
+            return Q(**{f"pk__{beyond}": pk})
+        within = "lte" if descending else "gte"
+        return Q(**{f"{field}__{within}": value}) & (Q(**{f"{field}__{beyond}": value}) | Q(**{f"pk__{beyond}": pk}))
 
     def _position(self, row, *, reverse: bool) -> str:
         return self._encode(getattr(row, self.field), row.pk, reverse=reverse)
@@ -195,8 +210,9 @@ class KeysetPagination(BasePagination):
             pk = model._meta.pk.to_python(payload["p"])
             return {"value": value, "pk": pk, "reverse": bool(payload["r"])}
         except (ValueError, KeyError, TypeError, DjangoValidationError, binascii.Error):
-            raise ValidationError(
-                {self.cursor_query_param: ["Not a cursor of this list and ordering: follow `next` or `previous`."]}
+            raise NotFound(
+                "No such page: the cursor is not one this list handed out for this ordering. Follow `next` or "
+                "`previous`, or leave `cursor` out for the first page."
             ) from None
 
     def _link(self, cursor: str | None) -> str | None:

@@ -13,6 +13,8 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
+from core.api.serializers import StrictSerializer
+
 
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, for programs: `validation_error`, `not_authenticated`, ...")
@@ -49,6 +51,12 @@ class AutoSchema(SpectacularAutoSchema):
             # drf-spectacular would call it optional, and an empty POST is refused.
             required = True
         return schema, required
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictSerializer):
+            schema["additionalProperties"] = False  # it refuses unknown fields: say so
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

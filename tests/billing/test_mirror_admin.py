@@ -55,3 +55,30 @@ def test_sync_runs_show_their_resources(staff_browser, account):
     run.resources.create(resource="customers", status="running", synced=100, pages=1)
     page = staff_browser.get(f"/admin/billing/syncrun/{run.pk}/change/")
     assert page.status_code == 200 and "customers" in page.content.decode()
+
+
+def test_what_accounts_did_through_the_api_is_shown_read_only(staff_browser, account, user):
+    from billing.models import CustomerNote, RefundRequest
+
+    mirror.upsert_objects(account, "customer", [localstripe("customer")])
+    customer = Customer.objects.get()
+    refund = RefundRequest.objects.create(
+        account=account,
+        request_id="req-12345678",
+        charge_stripe_id="ch_1",
+        amount=500,
+        reason="duplicate",
+        requested_by=user,
+        status="succeeded",
+        refund_stripe_id="re_1",
+    )
+    note = CustomerNote.objects.create(account=account, customer=customer, author=user, body="Called, all good")
+
+    listing = staff_browser.get("/admin/billing/refundrequest/")
+    assert listing.status_code == 200 and b"req-12345678" in listing.content
+    assert staff_browser.get(f"/admin/billing/refundrequest/{refund.pk}/change/").status_code == 200
+    assert staff_browser.get("/admin/billing/customernote/").status_code == 200
+    assert staff_browser.get("/admin/billing/paymentlink/").status_code == 200
+    assert staff_browser.get("/admin/billing/customercontactlink/").status_code == 200
+    assert staff_browser.get("/admin/billing/refundrequest/add/").status_code == 403
+    assert staff_browser.post(f"/admin/billing/customernote/{note.pk}/delete/", {"post": "yes"}).status_code == 403

@@ -143,13 +143,26 @@ def test_filters_search_and_ordering(api, live):
 def test_bad_query_parameters_are_400s(api, live):
     for params, field in (
         ({"ordering": "password"}, "ordering"),
-        ({"cursor": "garbage"}, "cursor"),
         ({"page_size": "0"}, "page_size"),
         ({"created_after": "yesterday"}, "created_after"),
+        ({"delinquent": "null"}, "delinquent"),
+        ({"created_before": ""}, "created_before"),
     ):
         response = api.get(URL, params)
         assert response.status_code == 400, params
         assert field in response.json()["error"]["details"]["fields"], params
+
+
+def test_a_cursor_this_list_did_not_hand_out_is_a_404(api, live):
+    _customers(live, 3)
+    by_email = api.get(URL, {"ordering": "email", "page_size": 1}).json()
+
+    assert api.get(URL, {"cursor": "garbage"}).status_code == 404
+    # A cursor of another ordering names no page of this one.
+    cursor = by_email["next"].split("cursor=")[1].split("&")[0]
+    assert api.get(URL, {"cursor": cursor}).status_code == 404
+    assert api.get(URL, {"cursor": cursor, "ordering": "email"}).status_code == 200
+    assert len(api.get(URL, {"cursor": ""}).json()["results"]) == 3  # empty: the first page
 
 
 def test_cursor_pages_are_stable_under_inserts(api, live):
@@ -178,3 +191,27 @@ def test_list_costs_a_constant_number_of_queries(api, live, django_assert_max_nu
     with django_assert_max_num_queries(6):
         large = api.get(URL, {"page_size": 200})
     assert len(small.json()["results"]) == 5 and len(large.json()["results"]) == 155
+
+
+def test_rows_without_a_key_come_last_both_ways(api, live):
+    _customers(live, 5)
+    upsert_objects(live, "customer", [{"id": f"cus_none{i}", "object": "customer"} for i in range(3)])
+    expected = [f"cus_{i:05d}" for i in range(4, -1, -1)] + ["cus_none2", "cus_none1", "cus_none0"]
+
+    pages, link = [], None
+    while True:
+        body = api.get(link or URL, None if link else {"page_size": 3}).json()
+        pages.append([c["id"] for c in body["results"]])
+        link = body["next"]
+        if link is None:
+            break
+    assert sum(pages, []) == expected and [len(p) for p in pages] == [3, 3, 2]
+
+    backwards, link = [], body["previous"]
+    while link:
+        body = api.get(link).json()
+        backwards.insert(0, [c["id"] for c in body["results"]])
+        link = body["previous"]
+    assert backwards == pages[:-1]
+    ascending = api.get(URL, {"ordering": "created", "page_size": 10}).json()["results"]
+    assert [c["id"] for c in ascending] == expected[4::-1] + ["cus_none0", "cus_none1", "cus_none2"]
