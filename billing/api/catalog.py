@@ -24,7 +24,7 @@ from billing.api.mirror_base import (
     StripeObjectSerializer,
     client_request_id,
 )
-from billing.api.payments import CurrencyFilter, StrictBooleanFilter
+from billing.api.payments import currency_filter
 from billing.models import Price, Product
 from billing.services.catalog import (
     price_archive,
@@ -95,7 +95,7 @@ class ProductUpdateSerializer(StrictSerializer):
 
 
 class ProductFilter(MirrorFilterSet):
-    active = StrictBooleanFilter(help_text="`false` lists archived products only.")
+    active = filters.BooleanFilter(help_text="`false` lists archived products only.")
     search = filters.CharFilter(method="filter_search", help_text="Part of the name, any case, or an exact Stripe id.")
 
     class Meta:
@@ -188,14 +188,14 @@ class ProductViewSet(AccountMirrorViewSet):
 # --- prices --------------------------------------------------------------------------------------------------
 
 
-class RecurringSerializer(serializers.Serializer):
+class RecurringSerializer(StrictSerializer):
     interval = serializers.ChoiceField(choices=INTERVALS)
     interval_count = serializers.IntegerField(
         required=False, min_value=1, max_value=365, help_text="Intervals between charges (default 1)."
     )
 
     def to_internal_value(self, data):
-        # Nested, so StrictSerializer's check (on the top-level body) does not see these keys.
+        # Nested: StrictSerializer's own check reads the top-level body only.
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
@@ -233,15 +233,21 @@ class PriceSerializer(StripeObjectSerializer):
         return {"interval": price.recurring_interval, "interval_count": price.recurring_interval_count or 1}
 
 
+def _currency_field(**kwargs) -> serializers.RegexField:
+    return serializers.RegexField(
+        r"^[A-Za-z]{3}$",
+        error_messages={"invalid": "A three-letter ISO currency code, like `usd` or `eur`."},
+        **kwargs,
+    )
+
+
 def _currency(value: str) -> str:
-    if not (len(value) == 3 and value.isascii() and value.isalpha()):
-        raise serializers.ValidationError("A three-letter ISO currency code, like `usd` or `eur`.")
     return value.lower()
 
 
 class PriceCreateSerializer(StrictSerializer):
     product = serializers.RegexField(rf"^{STRIPE_ID}$", max_length=255, help_text="The product's Stripe id.")
-    currency = serializers.CharField(help_text="Three-letter ISO code, any case (stored lower case).")
+    currency = _currency_field(help_text="Three-letter ISO code, any case (stored lower case).")
     unit_amount = serializers.IntegerField(
         min_value=0, max_value=MAX_UNIT_AMOUNT, help_text="In the currency's minor unit (cents)."
     )
@@ -256,7 +262,7 @@ class PriceCreateSerializer(StrictSerializer):
 
 
 class PriceUpdateSerializer(StrictSerializer):
-    currency = serializers.CharField(required=False, help_text="A change makes a new price.")
+    currency = _currency_field(required=False, help_text="A change makes a new price.")
     unit_amount = serializers.IntegerField(
         required=False, min_value=0, max_value=MAX_UNIT_AMOUNT, help_text="A change makes a new price."
     )
@@ -275,8 +281,8 @@ class PriceUpdateSerializer(StrictSerializer):
 
 class PriceFilter(MirrorFilterSet):
     product = filters.CharFilter(field_name="product_stripe_id", help_text="The product's Stripe id.")
-    active = StrictBooleanFilter(help_text="`false` lists archived prices only.")
-    currency = CurrencyFilter()
+    active = filters.BooleanFilter(help_text="`false` lists archived prices only.")
+    currency = currency_filter()
     type = filters.ChoiceFilter(choices=[("one_time", "one_time"), ("recurring", "recurring")])
 
     class Meta:

@@ -9,24 +9,14 @@ from billing.api.mirror_base import AccountMirrorViewSet, MirrorFilterSet, Strip
 from billing.models import Charge, Dispute, Refund
 
 
-class CurrencyFilter(filters.CharFilter):
-    """An ISO currency, any case: Stripe (and so the mirror) writes them lower case, so this is an exact match
-    that the (account, ...) indexes can use, not a case-insensitive scan."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("help_text", "ISO currency code, any case (`usd`, `EUR`).")
-        super().__init__(field_name="currency", **kwargs)
-
-    def filter(self, qs, value):
-        return super().filter(qs, value.strip().lower() if value else value)
+def currency_filter() -> filters.CharFilter:
+    """An ISO currency, any case. Stripe (and so the mirror) writes them lower case, so this is an exact match that
+    the (account, ...) indexes can use, not a case-insensitive scan. Empty means no filter, as for any text."""
+    return filters.CharFilter(method=_by_currency, help_text="ISO currency code, any case (`usd`, `EUR`).")
 
 
-class StrictBooleanFilter(filters.TypedChoiceFilter):
-    """`true` or `false`; anything else is a 400 naming the parameter (django-filter's BooleanFilter ignores a
-    value it cannot read, so `?disputed=maybe` would silently list everything)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true", **kwargs)
+def _by_currency(queryset, name, value):
+    return queryset.filter(currency=value.strip().lower())
 
 
 def status_filter(statuses: tuple[str, ...], what: str) -> filters.ChoiceFilter:
@@ -79,9 +69,9 @@ class ChargeSerializer(StripeObjectSerializer):
 class ChargeFilter(MirrorFilterSet):
     status = status_filter(("succeeded", "pending", "failed"), "charge")
     customer = filters.CharFilter(field_name="customer_stripe_id", help_text="The customer's Stripe id.")
-    currency = CurrencyFilter()
-    disputed = StrictBooleanFilter(help_text="Whether the charge has been disputed.")
-    refunded = StrictBooleanFilter(help_text="Whether the charge has been refunded in full.")
+    currency = currency_filter()
+    disputed = filters.BooleanFilter(help_text="Whether the charge has been disputed.")
+    refunded = filters.BooleanFilter(help_text="Whether the charge has been refunded in full.")
 
     class Meta:
         model = Charge
@@ -126,7 +116,7 @@ class RefundSerializer(StripeObjectSerializer):
 class RefundFilter(MirrorFilterSet):
     charge = filters.CharFilter(field_name="charge_stripe_id", help_text="The refunded charge's Stripe id.")
     status = status_filter(("pending", "requires_action", "succeeded", "failed", "canceled"), "refund")
-    currency = CurrencyFilter()
+    currency = currency_filter()
 
     class Meta:
         model = Refund
@@ -179,7 +169,7 @@ class DisputeSerializer(StripeObjectSerializer):
 class DisputeFilter(MirrorFilterSet):
     status = status_filter(DISPUTE_STATUSES, "dispute")
     charge = filters.CharFilter(field_name="charge_stripe_id", help_text="The disputed charge's Stripe id.")
-    currency = CurrencyFilter()
+    currency = currency_filter()
 
     class Meta:
         model = Dispute

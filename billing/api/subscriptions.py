@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 
 from billing.api.mirror_base import AccountMirrorViewSet, MirrorFilterSet, StripeObjectSerializer
-from billing.api.payments import CurrencyFilter, status_filter
+from billing.api.payments import currency_filter, status_filter
 from billing.models import Invoice, Subscription, SubscriptionItem
 
 # --- subscriptions -------------------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ class SubscriptionSerializer(StripeObjectSerializer):
 class SubscriptionFilter(MirrorFilterSet):
     status = status_filter(SUBSCRIPTION_STATUSES, "subscription")
     customer = filters.CharFilter(field_name="customer_stripe_id", help_text="The customer's Stripe id.")
-    currency = CurrencyFilter()
+    currency = currency_filter()
 
     class Meta:
         model = Subscription
@@ -141,7 +141,7 @@ class InvoiceSerializer(StripeObjectSerializer):
 class InvoiceFilter(MirrorFilterSet):
     status = status_filter(("draft", "open", "paid", "uncollectible", "void"), "invoice")
     customer = filters.CharFilter(field_name="customer_stripe_id", help_text="The customer's Stripe id.")
-    currency = CurrencyFilter()
+    currency = currency_filter()
     due_after = filters.IsoDateTimeFilter(
         field_name="due_date", lookup_expr="gte", help_text="Due at or after (ISO 8601)."
     )

@@ -144,7 +144,8 @@ class KeysetPagination(BasePagination):
         return int(size)
 
     def _ordering(self, request, view) -> tuple[str, bool]:
-        requested = request.query_params.get(self.ordering_query_param) or view.ordering
+        # Absent is the default; empty is no ordering the schema offers (a 400, as any other unknown one).
+        requested = request.query_params.get(self.ordering_query_param, view.ordering)
         if requested not in _ordering_choices(view):
             choices = ", ".join(_ordering_choices(view))
             raise ValidationError({self.ordering_query_param: [f"Sort by one of: {choices}."]})

@@ -273,7 +273,9 @@ def test_dispute_filters_and_ordering(api, live):
         ("charges", {"disputed": "maybe"}, "disputed"),
         ("charges", {"ordering": "fee"}, "ordering"),
         ("refunds", {"created_after": "yesterday"}, "created_after"),
-        ("disputes", {"cursor": "garbage"}, "cursor"),
+        ("charges", {"refunded": "null"}, "refunded"),
+        ("disputes", {"created_before": ""}, "created_before"),
+        ("refunds", {"ordering": ""}, "ordering"),
     ],
 )
 def test_bad_query_parameters_are_400s_naming_them(api, live, path, params, field):
@@ -293,6 +295,10 @@ def test_list_costs_a_constant_number_of_queries(api, live, path, django_assert_
     with django_assert_max_num_queries(7):
         large = api.get(f"{BASE}{path}/", {"page_size": 200})
     assert len(small.json()["results"]) == 3 and len(large.json()["results"]) == 63
+
+
+def test_a_cursor_the_list_did_not_hand_out_is_a_404(api, live):
+    assert api.get(f"{BASE}disputes/", {"cursor": "garbage"}).status_code == 404
 
 
 def test_detail_dates_are_utc_iso(api, live):
