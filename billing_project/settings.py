@@ -325,6 +325,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name ("status") get names of their own, not a hash.
+    "ENUM_NAME_OVERRIDES": {
+        "RefundRequestStatusEnum": "billing.models.records.RefundRequest.Status",
+    },
 }
 
 # --- Logging: one line per event, with the account and the request or task id (never a secret).

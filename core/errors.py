@@ -34,6 +34,13 @@ class NotFound(AppError):
     default_message = "Not found."
 
 
+class Unprocessable(AppError):
+    """Well-formed, but the state of things refuses it (a refund larger than what is left on the charge)."""
+
+    status = 422
+    code = "unprocessable"
+
+
 class Conflict(AppError):
     status = 409
     code = "conflict"

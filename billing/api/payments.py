@@ -88,7 +88,7 @@ class ChargeViewSet(AccountMirrorViewSet):
     filterset_class = ChargeFilter
     ordering_fields = ("created", "amount")
 
-    # `POST charges/<id>/refund/` (issue 11, item 4) is an @action of this viewset, added here.
+    # `POST charges/<id>/refund/` is billing/api/refunds.py's ChargeRefundView, routed before this viewset.
 
 
 # --- refunds -------------------------------------------------------------------------------------------------

@@ -144,8 +144,9 @@ class KeysetPagination(BasePagination):
         return int(size)
 
     def _ordering(self, request, view) -> tuple[str, bool]:
-        # Absent is the default; empty is no ordering the schema offers (a 400, as any other unknown one).
-        requested = request.query_params.get(self.ordering_query_param, view.ordering)
+        requested = request.query_params.get(self.ordering_query_param)
+        if requested is None:  # left out: the default; empty is not one of the schema's choices, a 400
+            requested = view.ordering
         if requested not in _ordering_choices(view):
             choices = ", ".join(_ordering_choices(view))
             raise ValidationError({self.ordering_query_param: [f"Sort by one of: {choices}."]})

@@ -4,12 +4,15 @@ localstripe accepts any refund amount (a charge can end up refunding more than i
 amount always refunds the whole charge, even a partly refunded one. The check runs inside localstripe's
 `Refund._api_create`, synchronously with the creation, so two refunds racing on the event loop cannot both pass
 it. localstripe has no charge-scoped refund route (`/v1/charges/<id>/refund[s]`), so `/v1/refunds` is the only
-way in.
+way in. localstripe refuses Stripe's `reason` parameter ("Unexpected reason"): it is checked against Stripe's
+values here and kept on the refund (null when none was given, as Stripe shows it).
 """
 
 from localstripe.resources import Charge, PaymentIntent, Refund, try_convert_to_int
 
 from localdev.fake_stripe.errors import invalid_request
+
+REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 
 def _refunded_charge(data: dict) -> Charge | None:
@@ -52,6 +55,13 @@ def install() -> None:
     create_refund = Refund._api_create.__func__
 
     def guarded_create(cls, **data):
-        return create_refund(cls, **_guarded(data))
+        reason = data.pop("reason", None) or None
+        if reason is not None and reason not in REASONS:
+            raise invalid_request(
+                "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer", param="reason"
+            )
+        refund = create_refund(cls, **_guarded(data))
+        refund.reason = reason
+        return refund
 
     Refund._api_create = classmethod(guarded_create)

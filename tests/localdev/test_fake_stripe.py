@@ -290,6 +290,17 @@ def test_partial_refunds_add_up_and_an_over_refund_is_refused(client):
     assert already.value.code == "charge_already_refunded"
 
 
+def test_a_refund_keeps_stripes_reason_and_refuses_another(client):
+    charge = _charge(client, 1000)
+    assert client.v1.refunds.create({"charge": charge, "amount": 100, "reason": "duplicate"}).reason == "duplicate"
+    assert client.v1.refunds.create({"charge": charge, "amount": 100}).reason is None
+
+    with pytest.raises(stripe.InvalidRequestError) as bad:
+        client.v1.refunds.create({"charge": charge, "amount": 100, "reason": "changed_my_mind"})
+    assert (bad.value.http_status, bad.value.param) == (400, "reason")
+    assert client.v1.charges.retrieve(charge).amount_refunded == 200
+
+
 def test_over_refund_through_the_payment_intent_is_refused(client):
     intent = client.v1.payment_intents.create(
         {"amount": 500, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
