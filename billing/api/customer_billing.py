@@ -23,6 +23,7 @@ from billing.api.mirror_base import (
     StripeObjectSerializer,
     client_request_id,
 )
+from billing.api.subscriptions import SubscriptionSerializer  # one shape for a subscription, wherever listed
 from billing.models import Invoice, PaymentMethod, Subscription, SubscriptionItem
 from billing.selectors.customer_billing import customer_get, customer_object_get, customer_object_list
 from billing.services.customer_billing import (
@@ -102,43 +103,6 @@ class PaymentMethodSerializer(StripeObjectSerializer):
     def get_is_default(self, row) -> bool:
         customer = self.context.get("customer")
         return bool(customer and row.customer_stripe_id and customer.default_payment_method_stripe_id == row.stripe_id)
-
-
-class SubscriptionItemSerializer(serializers.ModelSerializer):
-    id = serializers.CharField(source="stripe_id", read_only=True)
-    price = serializers.CharField(source="price_stripe_id", read_only=True)
-    product = serializers.CharField(source="product_stripe_id", read_only=True)
-
-    class Meta:
-        model = SubscriptionItem
-        fields = ("id", "price", "product", "quantity", "unit_amount", "currency")
-
-
-class SubscriptionSerializer(StripeObjectSerializer):
-    customer = serializers.CharField(source="customer_stripe_id", read_only=True)
-    latest_invoice = serializers.CharField(source="latest_invoice_stripe_id", read_only=True)
-    items = SubscriptionItemSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = Subscription
-        fields = (
-            *StripeObjectSerializer.BASE_FIELDS,
-            "customer",
-            "status",
-            "currency",
-            "collection_method",
-            "cancel_at_period_end",
-            "current_period_start",
-            "current_period_end",
-            "start_date",
-            "trial_start",
-            "trial_end",
-            "cancel_at",
-            "canceled_at",
-            "ended_at",
-            "latest_invoice",
-            "items",
-        )
 
 
 REQUEST_ID = {

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
+from billing.api.catalog import PriceViewSet, ProductViewSet
 from billing.api.connection import StripeConnectionView, SyncView
 from billing.api.customer_billing import (
     CustomerContactView,
@@ -13,8 +14,10 @@ from billing.api.mirror_base import STRIPE_ID
 from billing.api.notes import CustomerNoteViewSet, NoteExportView
 from billing.api.overview import OverviewView
 from billing.api.payment_links import PaymentLinkViewSet
+from billing.api.payments import ChargeViewSet, DisputeViewSet, RefundViewSet
 from billing.api.payouts import PayoutBalanceTransactionViewSet, PayoutViewSet
 from billing.api.refunds import ChargeRefundView, RefundRequestViewSet
+from billing.api.subscriptions import InvoiceViewSet, SubscriptionViewSet
 from billing.api.webhooks import AccountWebhookView, PlatformWebhookView
 
 app_name = "billing"
@@ -22,6 +25,13 @@ app_name = "billing"
 # The SPA's billing API (SPEC §4, docs/billing-api.md): one router, one line per resource.
 router = SimpleRouter()
 router.register("customers", CustomerViewSet, basename="customer")
+router.register("products", ProductViewSet, basename="product")
+router.register("prices", PriceViewSet, basename="price")
+router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+router.register("invoices", InvoiceViewSet, basename="invoice")
+router.register("charges", ChargeViewSet, basename="charge")
+router.register("refunds", RefundViewSet, basename="refund")
+router.register("disputes", DisputeViewSet, basename="dispute")
 router.register("refund-requests", RefundRequestViewSet, basename="refund-request")
 router.register(rf"customers/(?P<customer_id>{STRIPE_ID})/invoices", CustomerInvoiceViewSet, "customer-invoice")
 router.register(

@@ -22,6 +22,15 @@ from localdev.fake_stripe.errors import invalid_request, missing_parameter, unkn
 INTERVALS = ("day", "week", "month", "year")
 USAGE_TYPES = ("licensed", "metered")
 TAX_BEHAVIORS = ("exclusive", "inclusive", "unspecified")
+# The currencies Stripe charges in (https://docs.stripe.com/currencies).
+CURRENCIES = frozenset(
+    """usd aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd bwp byn bzd cad cdf
+    chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip gmd gnf gtq gyd hkd hnl htg huf idr
+    ils inr isk jmd jod jpy kes kgs khr kmf krw kwd kyd kzt lak lbp lkr lrd lsl mad mdl mga mkd mmk mnt mop mur mvr
+    mwk mxn myr mzn nad ngn nio nok npr nzd omr pab pen pgk php pkr pln pyg qar ron rsd rub rwf sar sbd scr sek sgd
+    shp sle sos srd std szl thb tjs tnd top try ttd twd tzs uah ugx uyu uzs vnd vuv wst xaf xcd xof xpf yer zar
+    zmw""".split()
+)
 UPDATABLE = ("active", "metadata", "nickname", "lookup_key", "transfer_lookup_key", "tax_behavior")
 
 
@@ -104,6 +113,12 @@ class Price(StripeObject):
         if not isinstance(currency, str) or len(currency) != 3:
             raise invalid_request(f"Invalid currency: {currency}", param="currency")
         currency = currency.lower()
+        if currency not in CURRENCIES:
+            raise invalid_request(
+                f"Invalid currency: {currency}. Stripe currently supports these currencies: "
+                + ", ".join(sorted(CURRENCIES)),
+                param="currency",
+            )
         unit_amount = try_convert_to_int(unit_amount)
         if unit_amount is None:
             raise missing_parameter("unit_amount")
@@ -179,7 +194,7 @@ class Price(StripeObject):
             self.tax_behavior != "unspecified" or tax_behavior not in TAX_BEHAVIORS
         ):
             raise invalid_request("tax_behavior can only be set once, from `unspecified`.", param="tax_behavior")
-        metadata = _merged_metadata(self.metadata, data["metadata"]) if "metadata" in data else self.metadata
+        metadata = merged_metadata(self.metadata, data["metadata"]) if "metadata" in data else self.metadata
         holders = []
         if lookup_key is not None and lookup_key != self.lookup_key:
             holders = _lookup_key_holders(lookup_key, data.get("transfer_lookup_key", False))
@@ -224,7 +239,7 @@ class Price(StripeObject):
         return page
 
 
-def _merged_metadata(current: dict, update) -> dict:
+def merged_metadata(current: dict, update) -> dict:
     """Stripe's metadata update: keys merge, an empty value deletes its key, an empty string clears all."""
     if update == "":
         return {}
@@ -290,6 +305,9 @@ def price_for_plan(plan: Plan) -> dict:
 
 
 def install(app: web.Application) -> None:
+    from localdev.fake_stripe import products  # it builds on this module
+
+    products.install()
     for method, url, factory in (
         ("POST", "/v1/prices", api_create),
         ("GET", "/v1/prices", api_list_all),
