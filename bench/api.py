@@ -215,6 +215,7 @@ def main() -> None:
                 "charges_walk": walk(charges, {"page_size": 100}),
                 "charges_filtered": repeat(charges, {"status": "succeeded", "currency": "usd", "page_size": 50}),
                 "charges_filtered_created": repeat(charges, {**window, "page_size": 50}),
+                "charges_by_amount_ordering": repeat(charges, {"ordering": "-amount", "page_size": 50}),
             }
         )
     print(

@@ -19,6 +19,9 @@ class Customer(StripeObject):
         indexes = [
             models.Index(fields=["account", "created"], name="bl_customer_acct_created"),
             models.Index(fields=["account", "email"], name="bl_customer_acct_email"),
+            # The API's other sort keys (billing/api/customers.py): a page is an index walk from its cursor.
+            models.Index(fields=["account", "name"], name="bl_customer_acct_name"),
+            models.Index(fields=["account", "balance"], name="bl_customer_acct_balance"),
         ]
 
 

@@ -35,6 +35,9 @@ class Invoice(StripeObject):
             models.Index(fields=["account", "status"], name="bl_invoice_acct_status"),
             models.Index(fields=["account", "customer_stripe_id"], name="bl_invoice_acct_customer"),
             models.Index(fields=["account", "subscription_stripe_id"], name="bl_invoice_acct_sub"),
+            # The API's sort keys (billing/api/subscriptions.py, payment_links.py): index walks from the cursor.
+            models.Index(fields=["account", "amount_due"], name="bl_invoice_acct_amount_due"),
+            models.Index(fields=["account", "due_date"], name="bl_invoice_acct_due_date"),
         ]
 
 
@@ -74,6 +77,7 @@ class Charge(StripeObject):
             ),
             models.Index(fields=["account", "customer_stripe_id"], name="bl_charge_acct_customer"),
             models.Index(fields=["account", "payment_intent_stripe_id"], name="bl_charge_acct_pi"),
+            models.Index(fields=["account", "amount"], name="bl_charge_acct_amount"),  # the API's sort key
         ]
 
 
@@ -94,6 +98,7 @@ class Refund(StripeObject):
                 name="bl_refund_acct_created_cov",
             ),
             models.Index(fields=["account", "charge_stripe_id"], name="bl_refund_acct_charge"),
+            models.Index(fields=["account", "amount"], name="bl_refund_acct_amount"),  # the API's sort key
         ]
 
 

@@ -32,6 +32,7 @@ class Subscription(StripeObject):
             models.Index(fields=["account", "created"], name="bl_sub_acct_created"),
             models.Index(fields=["account", "status"], name="bl_sub_acct_status"),
             models.Index(fields=["account", "customer_stripe_id"], name="bl_sub_acct_customer"),
+            models.Index(fields=["account", "current_period_end"], name="bl_sub_acct_period_end"),  # API sort key
         ]
 
 
