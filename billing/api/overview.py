@@ -227,6 +227,8 @@ class OverviewView(APIView):
     """Any member of the account (the default permission)."""
 
     @extend_schema(
+        summary="Revenue overview: volumes, refunds, disputes and customers against the previous window",
+        tags=["billing: overview"],
         parameters=QUERY_PARAMETERS,
         responses={
             200: OverviewSerializer,
