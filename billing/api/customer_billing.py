@@ -6,7 +6,6 @@ The customer is found in the token's account first (another account's customer i
 it: another customer's payment method or subscription is a 404 here too, whoever it belongs to."""
 
 from django.db.models import Prefetch
-from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
@@ -23,7 +22,13 @@ from billing.api.mirror_base import (
     StripeObjectSerializer,
     client_request_id,
 )
-from billing.api.subscriptions import SubscriptionSerializer  # one shape for a subscription, wherever listed
+from billing.api.payments import status_filter
+from billing.api.subscriptions import (  # one shape for an invoice or a subscription, wherever listed
+    INVOICE_STATUSES,
+    SUBSCRIPTION_STATUSES,
+    InvoiceSerializer,
+    SubscriptionSerializer,
+)
 from billing.models import Invoice, PaymentMethod, Subscription, SubscriptionItem
 from billing.selectors.customer_billing import customer_get, customer_object_get, customer_object_list
 from billing.services.customer_billing import (
@@ -53,32 +58,6 @@ CONFLICT_OR_STRIPE = {
 
 
 # --- serializers --------------------------------------------------------------------------------------------
-
-
-class CustomerInvoiceSerializer(StripeObjectSerializer):
-    subscription = serializers.CharField(source="subscription_stripe_id", read_only=True)
-
-    class Meta:
-        model = Invoice
-        fields = (
-            *StripeObjectSerializer.BASE_FIELDS,
-            "number",
-            "status",
-            "currency",
-            "amount_due",
-            "amount_paid",
-            "amount_remaining",
-            "subtotal",
-            "total",
-            "subscription",
-            "billing_reason",
-            "collection_method",
-            "period_start",
-            "period_end",
-            "due_date",
-            "paid_at",
-            "hosted_invoice_url",
-        )
 
 
 class CardSerializer(serializers.Serializer):
@@ -147,21 +126,9 @@ class ContactLinkSerializer(StrictSerializer):
 
 # --- filters ------------------------------------------------------------------------------------------------
 
-INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
-SUBSCRIPTION_STATUSES = (
-    "incomplete",
-    "incomplete_expired",
-    "trialing",
-    "active",
-    "past_due",
-    "canceled",
-    "unpaid",
-    "paused",
-)
-
 
 class CustomerInvoiceFilter(MirrorFilterSet):
-    status = filters.ChoiceFilter(choices=[(s, s) for s in INVOICE_STATUSES])
+    status = status_filter(INVOICE_STATUSES, "invoice")
 
     class Meta:
         model = Invoice
@@ -169,7 +136,7 @@ class CustomerInvoiceFilter(MirrorFilterSet):
 
 
 class CustomerSubscriptionFilter(MirrorFilterSet):
-    status = filters.ChoiceFilter(choices=[(s, s) for s in SUBSCRIPTION_STATUSES])
+    status = status_filter(SUBSCRIPTION_STATUSES, "subscription")
 
     class Meta:
         model = Subscription
@@ -216,7 +183,7 @@ class CustomerObjectViewSet(AccountMirrorViewSet):
 )
 class CustomerInvoiceViewSet(CustomerObjectViewSet):
     model = Invoice
-    serializer_class = CustomerInvoiceSerializer
+    serializer_class = InvoiceSerializer
     filterset_class = CustomerInvoiceFilter
     ordering_fields = ("created", "amount_due", "due_date")
 

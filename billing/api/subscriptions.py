@@ -105,6 +105,8 @@ def _items() -> Prefetch:
 
 # --- invoices ------------------------------------------------------------------------------------------------
 
+INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
+
 
 class InvoiceSerializer(StripeObjectSerializer):
     customer = serializers.CharField(source="customer_stripe_id", read_only=True)
@@ -139,7 +141,7 @@ class InvoiceSerializer(StripeObjectSerializer):
 
 
 class InvoiceFilter(MirrorFilterSet):
-    status = status_filter(("draft", "open", "paid", "uncollectible", "void"), "invoice")
+    status = status_filter(INVOICE_STATUSES, "invoice")
     customer = filters.CharFilter(field_name="customer_stripe_id", help_text="The customer's Stripe id.")
     currency = currency_filter()
     due_after = filters.IsoDateTimeFilter(
