@@ -215,3 +215,19 @@ def test_rows_without_a_key_come_last_both_ways(api, live):
     assert backwards == pages[:-1]
     ascending = api.get(URL, {"ordering": "created", "page_size": 10}).json()["results"]
     assert [c["id"] for c in ascending] == expected[4::-1] + ["cus_none0", "cus_none1", "cus_none2"]
+
+
+def test_a_webhook_older_than_the_write_changes_nothing(api, live, stripe):
+    from billing.stripe.mirror import apply_event_object
+
+    created = api.post(URL, {"email": "w@example.com", "name": "Before"}, format="json").json()
+    api.patch(f"{URL}{created['id']}/", {"name": "After"}, format="json")
+    row = Customer.objects.get(account=live, stripe_id=created["id"])
+
+    # Stripe's customer.updated for the first state, delivered late (events are not ordered).
+    stale = {**stripe.get(f"/v1/customers/{created['id']}"), "name": "Before"}
+    applied = apply_event_object(live, stale, event_id="evt_late", event_created=row.last_event_created - 1)
+
+    assert not applied
+    assert Customer.objects.get(pk=row.pk).name == "After"
+    assert api.get(f"{URL}{created['id']}/").json()["name"] == "After"
