@@ -51,18 +51,17 @@ def payment_method_attach(*, account, customer: Customer, payment_method: str, r
 
 
 def payment_method_detach(*, account, customer: Customer, payment_method: PaymentMethod) -> PaymentMethod:
-    """Detaches the payment method from the customer. If it was the customer's default, the default is cleared
-    too (Stripe does that itself; the local Stripe does not, so it is asked explicitly, which is harmless on
-    Stripe): the customer's row shows no default at once. The detach is what was asked: if clearing the default
-    fails after it, the detach still stands (logged), and the customer.updated webhook brings the default."""
+    """Detaches the payment method from the customer. Stripe clears it as the customer's default itself; when it
+    was the default, the customer is read back so its row shows no default at once. The detach is what was asked:
+    if that read fails after it, the detach still stands (logged), and the customer.updated webhook follows."""
     client = account_client(account=account)
     obj = client.create(f"/v1/payment_methods/{payment_method.stripe_id}/detach")
     row = mirror_saved(account=account, obj=obj)
     if customer.default_payment_method_stripe_id == payment_method.stripe_id:
         try:
-            _customer_default_set(account=account, client=client, customer=customer, payment_method_id="")
+            mirror_saved(account=account, obj=client.retrieve("/v1/customers", customer.stripe_id))
         except errors.StripeError as exc:
-            logger.warning("Detached %s; clearing it as %s's default failed: %s", row, customer, exc.message)
+            logger.warning("Detached %s; reading %s back failed: %s", row, customer, exc.message)
     return row
 
 

@@ -34,6 +34,7 @@ from localdev.fake_stripe import (
     isolation,
     keys,
     ledger,
+    payment_methods,
     payouts,
     prices,
     refunds,
@@ -71,7 +72,7 @@ def build_app() -> web.Application:
     ledger.install()
     for module in (keys, faults, prices, checkout, checkout_completion, checkout_page, accounts, control):
         module.install(app)
-    for module in (invoices, invoice_page, disputes, payouts, backdate):
+    for module in (invoices, invoice_page, disputes, payouts, backdate, payment_methods):
         module.install(app)
 
     auth_index = app.middlewares.index(localstripe.server.auth_middleware)
