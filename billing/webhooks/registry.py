@@ -19,8 +19,17 @@ event) pairs of all the events of its batch whose handlers carry that same funct
 one; each event's handler is looked up once): it must have the same effect as calling each event's handler on
 it. If it raises, the events are handled one by one, so that the one at fault fails alone (billing/handlers.py's
 mirror handlers share one).
+
+One event may matter to several apps (a paid payment intent keeps billing's mirror in step and fulfils a
+marketplace purchase; a completed platform checkout is a plan subscription or an extras pack). The handler is
+one owner's; another app adds a *listener* with `@listens(relationship, *types)`: it runs after the handler (if
+any), in the same savepoint, on every event that handler gets, so either both effects land or neither. Listeners
+follow the same rules as handlers and pick the events they care about themselves (a listener for
+`checkout.session.completed` returns early for sessions that are not its kind). An event with a listener is
+handled on its own, outside any batch form (its handler's `apply_many` is not used for it).
 """
 
+import functools
 from collections.abc import Callable
 
 from billing.relationships import Relationship
@@ -31,6 +40,7 @@ Handler = Callable[..., None]
 RELATIONSHIPS = tuple(Relationship.values)
 
 _registry: dict[tuple[str, str], Handler] = {}
+_listeners: dict[tuple[str, str], list[Handler]] = {}
 
 
 class DuplicateHandler(RuntimeError):
@@ -56,18 +66,54 @@ def handles(relationship: str, *event_types: str) -> Callable[[Handler], Handler
     return register
 
 
-def handler_for(relationship: str, event_type: str) -> Handler | None:
-    """The handler for this event, or None (the event is then recorded as ignored)."""
-    handler = _registry.get((relationship, event_type))
-    if handler is not None:
-        return handler
-    # Families, longest first: "charge.dispute.created" tries "charge.dispute.*", then "charge.*".
+def listens(relationship: str, *event_types: str) -> Callable[[Handler], Handler]:
+    """Adds a listener: run after the handler of these types (see the module's docstring). A type may be a family."""
+    if relationship not in RELATIONSHIPS:
+        raise ValueError(f"Unknown relationship {relationship!r}: one of {RELATIONSHIPS}.")
+    if not event_types:
+        raise ValueError("listens() needs at least one event type.")
+
+    def register(listener: Handler) -> Handler:
+        for event_type in event_types:
+            listeners = _listeners.setdefault((relationship, event_type), [])
+            if listener not in listeners:
+                listeners.append(listener)
+        return listener
+
+    return register
+
+
+def _keys(relationship: str, event_type: str) -> list[tuple[str, str]]:
+    """The registry keys an event matches, most specific first: the exact type, then its families, longest
+    first ("charge.dispute.created", "charge.dispute.*", "charge.*")."""
     parts = event_type.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        handler = _registry.get((relationship, ".".join(parts[:cut]) + ".*"))
+    families = [(relationship, ".".join(parts[:cut]) + ".*") for cut in range(len(parts) - 1, 0, -1)]
+    return [(relationship, event_type), *families]
+
+
+def handler_for(relationship: str, event_type: str) -> Handler | None:
+    """What runs for this event: its handler followed by its listeners, or None (the event is then recorded as
+    ignored)."""
+    keys = _keys(relationship, event_type)
+    handler = next((_registry[key] for key in keys if key in _registry), None)
+    listeners = tuple(listener for key in keys for listener in _listeners.get(key, ()))
+    if not listeners:
+        return handler
+    return _with_listeners(handler, listeners)
+
+
+@functools.cache
+def _with_listeners(handler: Handler | None, listeners: tuple[Handler, ...]) -> Handler:
+    # Cached so that one (handler, listeners) pair is one function, whichever event asks.
+    def run(event) -> None:
         if handler is not None:
-            return handler
-    return None
+            handler(event)
+        for listener in listeners:
+            listener(event)
+
+    names = [getattr(f, "__qualname__", type(f).__name__) for f in ((handler,) if handler else ()) + listeners]
+    run.__name__ = run.__qualname__ = " + ".join(names)
+    return run
 
 
 def registered(relationship: str | None = None) -> dict[tuple[str, str], Handler]:
@@ -75,6 +121,18 @@ def registered(relationship: str | None = None) -> dict[tuple[str, str], Handler
     return {key: h for key, h in _registry.items() if relationship is None or key[0] == relationship}
 
 
+def listeners(relationship: str | None = None) -> dict[tuple[str, str], list[Handler]]:
+    """A copy of the listeners (for the admin, docs and tests)."""
+    return {key: list(ls) for key, ls in _listeners.items() if relationship is None or key[0] == relationship}
+
+
 def unregister(relationship: str, event_type: str) -> None:
     """Tests only: remove a handler they registered."""
     _registry.pop((relationship, event_type), None)
+
+
+def unlisten(relationship: str, event_type: str, listener: Handler) -> None:
+    """Tests only: remove a listener they added."""
+    listeners = _listeners.get((relationship, event_type), [])
+    if listener in listeners:
+        listeners.remove(listener)

@@ -36,3 +36,12 @@ def registered(relationship: str, event_type: str, handler):
         yield handler
     finally:
         handlers.unregister(relationship, event_type)
+
+
+@contextmanager
+def listening(relationship: str, event_type: str, listener):
+    handlers.listens(relationship, event_type)(listener)
+    try:
+        yield listener
+    finally:
+        handlers.unlisten(relationship, event_type, listener)

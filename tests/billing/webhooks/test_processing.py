@@ -13,7 +13,7 @@ from billing.tasks import process_webhook_event, sweep_webhook_events
 from billing.webhooks import operations, processing
 from billing_project.celery import app as celery_app
 from core import errors
-from tests.helpers.handlers import RecordingHandler, registered
+from tests.helpers.handlers import RecordingHandler, listening, registered
 from tests.helpers.stripe_signing import make_event
 from tests.helpers.webhooks import (
     ACCOUNT_SECRET,
@@ -72,6 +72,25 @@ def test_the_handlers_effect_and_processed_commit_together(connected, django_cap
     row.refresh_from_db()
     assert connected.name != "changed by a failed handler"
     assert row.status == Status.DEAD
+
+
+def test_a_failing_listener_undoes_the_handlers_effect_too(connected, django_capture_on_commit_callbacks):
+    """A listener shares its handler's savepoint: the handler's write and the listener's fault fail together."""
+    from accounts.models import Account
+
+    def write(event):
+        Account.objects.filter(pk=event.account_id).update(name="written by the handler")
+
+    def fail(event):
+        raise RuntimeError("listener fault")
+
+    with registered("account", TYPE, RecordingHandler(on_run=write)), listening("account", TYPE, fail):
+        row = deliver(connected, capture=django_capture_on_commit_callbacks)
+
+    connected.refresh_from_db()
+    row.refresh_from_db()
+    assert connected.name != "written by the handler"
+    assert row.status == Status.DEAD and "listener fault" in row.last_error
 
 
 @pytest.fixture

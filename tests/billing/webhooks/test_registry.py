@@ -4,7 +4,7 @@ import pytest
 
 from billing.webhooks import registry as handlers
 from billing.webhooks.registry import DuplicateHandler, handler_for, handles
-from tests.helpers.handlers import registered
+from tests.helpers.handlers import listening, registered
 
 
 def account_handler(event):
@@ -59,3 +59,41 @@ def test_unknown_relationships_are_refused():
 
 def test_every_registered_account_handler_is_for_the_account_relationship():
     assert all(rel == "account" for rel, _ in handlers.registered("account"))
+
+
+def test_listeners_run_after_the_handler_in_registration_order():
+    calls = []
+
+    def handler(event):
+        calls.append("handler")
+
+    def first(event):
+        calls.append("first")
+
+    def second(event):
+        calls.append("second")
+
+    with (
+        registered("account", "zz.paid", handler),
+        listening("account", "zz.paid", first),
+        listening("account", "zz.*", second),
+    ):
+        handler_for("account", "zz.paid")(object())
+        assert calls == ["handler", "first", "second"]
+        # The family's listener hears the family's other types too, with no handler of their own.
+        calls.clear()
+        handler_for("account", "zz.refunded")(object())
+        assert calls == ["second"]
+        # Never across relationships, and one (handler, listeners) pair is one function.
+        assert handler_for("platform", "zz.paid") is None
+        assert handler_for("account", "zz.paid") is handler_for("account", "zz.paid")
+    assert handler_for("account", "zz.paid") is None
+
+
+def test_a_listener_is_registered_once_however_often_its_module_is_read():
+    def listener(event):
+        pass
+
+    with listening("platform", "zz.done", listener):
+        handlers.listens("platform", "zz.done")(listener)
+        assert handlers.listeners("platform") == {("platform", "zz.done"): [listener]}
