@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "billing",
+    "plans",
 ]
 
 MIDDLEWARE = [
@@ -249,6 +250,12 @@ WEBHOOK_INTAKE_QUEUE_MAX = env_int("WEBHOOK_INTAKE_QUEUE_MAX", 1000)
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", _dev_default(DEV_FIELD_ENCRYPTION_KEY))
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# --- Our billing of accounts (plans/). Every account is on the default plan until it subscribes to another; the
+# default plan needs no Stripe and is created by plans' migration (and on first need).
+PLANS_DEFAULT_SLUG = env_str("PLANS_DEFAULT_SLUG", "free") or "free"
+PLANS_DEFAULT_NAME = env_str("PLANS_DEFAULT_NAME", "Free") or "Free"
+PLANS_DEFAULT_WEEKLY_QUOTA = env_int("PLANS_DEFAULT_WEEKLY_QUOTA", 1000)
 
 # --- The sync of an account's Stripe into its mirror (billing/stripe/sync.py). A resource's task retries Stripe's
 # 429 / 5xx this many times, waiting a full-jitter exponential backoff (base doubled per retry, capped, never less

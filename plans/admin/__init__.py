@@ -1,0 +1,1 @@
+"""The staff's admin for plans, versions and account subscriptions."""

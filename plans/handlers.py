@@ -1,0 +1,1 @@
+"""The platform's webhook handlers (Relationship.PLATFORM): our billing of accounts."""
