@@ -197,6 +197,8 @@ CELERY_TASK_ROUTES = {
     "billing.process_webhook_events": {"queue": "webhooks"},
     "billing.process_webhook_event": {"queue": "webhooks"},
     "billing.sweep_webhook_events": {"queue": "webhooks"},
+    "billing.backfill_webhook_events": {"queue": "webhooks"},
+    "billing.backfill_webhook_source": {"queue": "webhooks"},
     "billing.sync_resource": {"queue": "sync"},
     "billing.sweep_sync_runs": {"queue": "default"},
 }
@@ -232,6 +234,10 @@ WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 10)
 WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600)
 WEBHOOK_CLAIM_LEASE_SECONDS = env_int("WEBHOOK_CLAIM_LEASE_SECONDS", 300)
 WEBHOOK_SWEEP_GRACE_SECONDS = env_int("WEBHOOK_SWEEP_GRACE_SECONDS", 120)
+# The Events API backfill (billing/webhooks/backfill.py): hourly, each source read back from where it was last
+# checked less this overlap, never more than this many days back (Stripe keeps events 30 days).
+WEBHOOK_BACKFILL_OVERLAP_SECONDS = env_int("WEBHOOK_BACKFILL_OVERLAP_SECONDS", 3600)
+WEBHOOK_BACKFILL_MAX_DAYS = env_int("WEBHOOK_BACKFILL_MAX_DAYS", 30)
 # A worker's batch: its message's events and other pending ones, up to this many (one claim, one commit).
 WEBHOOK_BATCH_MAX = env_int("WEBHOOK_BATCH_MAX", 500)
 # How long after intake stored its events a worker waits for more to join the batch (0: no wait).

@@ -10,11 +10,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
-from billing.models import StripeConnection, WebhookEvent
+from billing.models import WebhookEvent
 from billing.relationships import Relationship
-from billing.stripe.client import StripeClient
 from billing.webhooks.intake import webhook_event_store
 from billing.webhooks.processing import PROCESS_EVENT_TASK, claim_lease
+from billing.webhooks.sources import client_for
 from core import errors
 from core.queue import enqueue_on_commit
 
@@ -23,20 +23,12 @@ logger = logging.getLogger(__name__)
 Status = WebhookEvent.Status
 
 
-def _client_for(relationship: str, account: Account | None) -> StripeClient:
-    """The client of the relationship the event belongs to: the account's own Stripe, or the platform's."""
-    if relationship == Relationship.PLATFORM:
-        return StripeClient.for_platform()
-    connection = StripeConnection.objects.filter(account=account).first()
-    return StripeClient.for_connection(connection)
-
-
 def webhook_event_replay(*, stripe_event_id: str, account: Account | None = None) -> WebhookEvent:
     """Fetches the event again from Stripe (the account's connection when `account` is given, else the
     platform) and processes it again from scratch: attempts reset, errors cleared. An event we never received
     is stored and processed. Raises NotFound / Stripe errors, or Conflict while a worker holds the event."""
     relationship = Relationship.of(account)
-    fresh = _client_for(relationship, account).retrieve_event(stripe_event_id)
+    fresh = client_for(relationship, account).retrieve_event(stripe_event_id)
     existing = WebhookEvent.objects.filter(
         relationship=relationship, account=account, stripe_event_id=stripe_event_id
     ).first()
@@ -50,7 +42,7 @@ def webhook_event_replay(*, stripe_event_id: str, account: Account | None = None
 
 def webhook_event_replay_row(*, event: WebhookEvent) -> WebhookEvent:
     """Replay of a stored event (the admin action)."""
-    fresh = _client_for(event.relationship, event.account).retrieve_event(event.stripe_event_id)
+    fresh = client_for(event.relationship, event.account).retrieve_event(event.stripe_event_id)
     return _reset_for_replay(event, fresh)
 
 
