@@ -11,7 +11,7 @@ from datetime import datetime
 from celery import shared_task
 
 from billing.stripe import sync
-from billing.webhooks import backfill, processing
+from billing.webhooks import backfill, operations, processing
 from core import errors
 from core.backoff import backoff_delay
 
@@ -92,3 +92,14 @@ def backfill_webhook_source(
     except errors.AppError as exc:
         logger.warning("Backfill of %s %s failed: %s", relationship, account_id or "", exc)
         return {"relationship": relationship, "account_id": account_id, "error": str(exc)}
+
+
+@shared_task(name="billing.replay_webhook_event", bind=True, max_retries=5, acks_late=True)
+def replay_webhook_event(self, event_pk: int) -> str:
+    """A replay asked for in the admin (operations.webhook_events_replay_queue): Stripe unavailable is retried with
+    the one backoff; the outcome is written on the event's row."""
+    try:
+        return operations.webhook_event_replay_queued(event_pk=event_pk, final=self.request.retries >= self.max_retries)
+    except errors.StripeUnavailable as exc:
+        countdown = backoff_delay(self.request.retries, base=10, cap=300, retry_after=getattr(exc, "retry_after", None))
+        return self.retry(exc=exc, countdown=countdown, throw=not self.request.is_eager)

@@ -199,6 +199,7 @@ CELERY_TASK_ROUTES = {
     "billing.sweep_webhook_events": {"queue": "webhooks"},
     "billing.backfill_webhook_events": {"queue": "webhooks"},
     "billing.backfill_webhook_source": {"queue": "webhooks"},
+    "billing.replay_webhook_event": {"queue": "webhooks"},
     "billing.sync_resource": {"queue": "sync"},
     "billing.sweep_sync_runs": {"queue": "default"},
 }

@@ -89,3 +89,33 @@ def webhook_dead_letters_purge(*, event_pks) -> int:
     """The admin action: deletes those of the given events that are dead letters, and only those."""
     deleted, _ = WebhookEvent.objects.filter(pk__in=list(event_pks), status=Status.DEAD).delete()
     return deleted
+
+
+REPLAY_TASK = "billing.replay_webhook_event"
+
+
+def webhook_events_replay_queue(*, event_pks) -> int:
+    """The admin's replay: one task per event, sent after commit, so that the page answers at once and no Stripe
+    call happens inside the request; each row shows the outcome when its task is done."""
+    pks = list(WebhookEvent.objects.filter(pk__in=list(event_pks)).values_list("pk", flat=True))
+    for pk in pks:
+        enqueue_on_commit(REPLAY_TASK, pk)
+    return len(pks)
+
+
+def webhook_event_replay_queued(*, event_pk: int, final: bool = True) -> str:
+    """A queued replay. Stripe's refusal (a revoked key, an event Stripe no longer keeps) or a worker holding the
+    event is written on the row for staff to see; Stripe unavailable is raised for the task to retry, and written
+    too once it is the last try (`final`)."""
+    event = WebhookEvent.objects.select_related("account").filter(pk=event_pk).first()
+    if event is None:
+        return "gone"  # purged meanwhile
+    try:
+        webhook_event_replay_row(event=event)
+    except errors.AppError as exc:
+        if isinstance(exc, errors.StripeUnavailable) and not final:
+            raise
+        WebhookEvent.objects.filter(pk=event_pk).update(last_error=f"Replay failed: {exc.message}")
+        logger.warning("Replay of webhook event %s failed: %s", event.stripe_event_id, exc.message)
+        return "failed"
+    return "replayed"
