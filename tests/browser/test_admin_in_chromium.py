@@ -75,7 +75,7 @@ def test_staff_replay_a_dead_letter_and_refund_part_of_a_charge(
 
     # Refund part of the charge from its page.
     browser.get(f"{live_server.url}/admin/billing/charge/{charge.pk}/change/")
-    browser.find_element(By.CSS_SELECTOR, f".object-tools a[href$=\"/charge/{charge.pk}/refund/\"]").click()
+    browser.find_element(By.CSS_SELECTOR, f'.object-tools a[href$="/charge/{charge.pk}/refund/"]').click()
     assert browser.find_element(By.ID, "left").text == "2500"
     browser.find_element(By.NAME, "amount").send_keys("700")
     Select(browser.find_element(By.NAME, "reason")).select_by_value("requested_by_customer")
