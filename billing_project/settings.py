@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "billing",
+    "marketplace",
 ]
 
 MIDDLEWARE = [
@@ -198,6 +199,7 @@ CELERY_TASK_ROUTES = {
     "billing.sweep_webhook_events": {"queue": "webhooks"},
     "billing.sync_resource": {"queue": "sync"},
     "billing.sweep_sync_runs": {"queue": "default"},
+    "marketplace.provision_purchase": {"queue": "default"},
 }
 # Time limits (seconds). The soft limit raises SoftTimeLimitExceeded inside the task, whose own failure path
 # records it (a webhook handler's failure is retried; a sync resource goes on from its cursor); the hard limit
@@ -248,6 +250,9 @@ WEBHOOK_INTAKE_QUEUE_MAX = env_int("WEBHOOK_INTAKE_QUEUE_MAX", 1000)
 
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", _dev_default(DEV_FIELD_ENCRYPTION_KEY))
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()
+# Where OneBalance top-ups take their exchange rate (marketplace/rates.py): a dotted path to `(currency) -> Quote`;
+# the default reads the ExchangeRate table staff maintain. Never a fetch at request time.
+MARKETPLACE_RATE_SOURCE = env_str("MARKETPLACE_RATE_SOURCE", "marketplace.rates.table_rate")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 # --- The sync of an account's Stripe into its mirror (billing/stripe/sync.py). A resource's task retries Stripe's

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["core", "accounts", "billing", "billing_project", "localdev"]
+PACKAGES = ["core", "accounts", "billing", "billing_project", "localdev", "marketplace"]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -51,6 +51,8 @@ def tree_copy(tmp_path_factory) -> Path:
         ("billing/handlers.py", "import stripe", "the only module that imports the Stripe SDK"),
         ("accounts/services.py", "from accounts.api import auth", "accounts: api, websocket, admin"),
         ("core/queue.py", "from billing_project import celery", "no app imports billing_project"),
+        ("marketplace/models/store.py", "from marketplace.services import store", "marketplace: api, admin, tasks"),
+        ("billing/services/catalog.py", "import marketplace.models", "billing and accounts know nothing of the"),
     ],
 )
 def test_a_broken_contract_fails_the_check(tree_copy, module, offending_import, contract):
