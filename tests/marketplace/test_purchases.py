@@ -5,6 +5,7 @@ a declined card; who may see what."""
 import pytest
 
 from marketplace.models import Purchase, StoreCustomer
+from tests.helpers.stripe_signing import make_event
 from tests.marketplace.conftest import create_price, create_product, deliver, save_card, stripe_events
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +99,49 @@ def test_a_declined_card_leaves_the_purchase_failed_with_stripes_reason(
     again = buy(sub_api, addon["id"])
     assert (again.status_code, again.json()["status"], again.json()["id"]) == (200, "failed", str(purchase.pk))
     assert Purchase.objects.get(pk=purchase.pk).provision_runs == 0
+
+
+def test_a_refund_of_the_charge_marks_the_purchase(agency, sub_api, addon, stripe, django_capture_on_commit_callbacks):
+    save_card(sub_api, stripe)
+    body = buy(sub_api, addon["id"]).json()
+    [paid] = stripe_events(stripe, types=("payment_intent.succeeded",), object_id=body["payment_intent_id"])
+    deliver(agency, paid, django_capture_on_commit_callbacks)
+    charge_id = Purchase.objects.get(pk=body["id"]).charge_id
+
+    stripe.post("/v1/refunds", charge=charge_id, amount=1000)
+    partial = make_event("charge.refunded", stripe.get(f"/v1/charges/{charge_id}"))
+    deliver(agency, partial, django_capture_on_commit_callbacks)
+    purchase = Purchase.objects.get(pk=body["id"])
+    assert (purchase.status, purchase.refunded_amount) == (Purchase.Status.FULFILLED, 1000)
+
+    stripe.post("/v1/refunds", charge=charge_id)
+    full = make_event("charge.refunded", stripe.get(f"/v1/charges/{charge_id}"))
+    deliver(agency, full, django_capture_on_commit_callbacks)
+    deliver(agency, partial | {"id": partial["id"] + "_late"}, django_capture_on_commit_callbacks)  # older: no-op
+    purchase = Purchase.objects.get(pk=body["id"])
+    assert (purchase.status, purchase.refunded_amount) == (Purchase.Status.REFUNDED, 4000)
+    assert purchase.provision_runs == 1
+
+
+def test_a_payment_intent_that_is_not_the_marketplaces_is_left_to_the_mirror(
+    agency, sub_api, addon, stripe, django_capture_on_commit_callbacks
+):
+    save_card(sub_api, stripe)
+    purchase_id = buy(sub_api, addon["id"]).json()["id"]
+    foreign = make_event(
+        "payment_intent.succeeded",
+        {"id": "pi_foreign", "object": "payment_intent", "amount": 100, "currency": "usd", "metadata": {}},
+    )
+    row = deliver(agency, foreign, django_capture_on_commit_callbacks)
+
+    assert row.status == "processed"
+    assert Purchase.objects.get(pk=purchase_id).status == Purchase.Status.PENDING
+
+
+def test_the_same_request_id_for_another_price_is_refused(sub_api, addon, agency_api, stripe):
+    save_card(sub_api, stripe)
+    other = create_price(agency_api, addon["product"], unit_amount=300)
+    assert buy(sub_api, addon["id"], request_id="reused-id-0001").status_code == 201
+
+    response = buy(sub_api, other["id"], request_id="reused-id-0001")
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "purchase_request_id_reused")
