@@ -8,7 +8,7 @@ from marketplace.errors import NotAnAgency, NotASubAccount
 
 
 def has_usable_stripe(account) -> bool:
-    connection = StripeConnection.objects.filter(account=account).first()
+    connection = StripeConnection.objects.filter(account=account).only("status", "secret_key").first()
     return connection is not None and connection.is_usable
 
 

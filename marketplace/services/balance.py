@@ -48,8 +48,14 @@ def usage_debit(*, account, amount: int, usage_key: str, description: str = "") 
                 f"({amount}). Top up first (POST /api/v1/billing/balance/top-ups/).",
                 details={"balance": balance.amount, "amount": amount, "currency": balance.currency},
             )
+        # The ref was looked up under the balance's lock: no savepoint needed around the insert.
         entry = ledger_append(
-            balance=balance, kind=LedgerEntry.Kind.USAGE, amount=-amount, ref=ref, description=description
+            balance=balance,
+            kind=LedgerEntry.Kind.USAGE,
+            amount=-amount,
+            ref=ref,
+            description=description,
+            savepoint=False,
         )
         return UsageOutcome(entry=entry, applied=True, balance=balance.amount)
 
