@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from accounts.tenancy import IsAccountAdmin
 from core.api.schema import error_response
-from marketplace.api.serializers import CardListSerializer, DefaultCardSerializer, SetupIntentSerializer
+from marketplace.api.serializers import DefaultCardSerializer, SetupIntentSerializer, StoreCardListSerializer
 from marketplace.roles import require_sub_account
 from marketplace.services.customers import payment_method_set_default, payment_method_setup, payment_methods_list
 
@@ -38,7 +38,7 @@ class PaymentMethodListView(APIView):
     @extend_schema(
         summary="The sub-account's saved cards (newest first; one is the default)",
         tags=TAGS,
-        responses={200: CardListSerializer, **ERRORS},
+        responses={200: StoreCardListSerializer, **ERRORS},
     )
     def get(self, request):
         agency = require_sub_account(request.account)
@@ -52,7 +52,7 @@ class DefaultPaymentMethodView(APIView):
         summary="Choose the default card (the one purchases are charged to)",
         tags=TAGS,
         request=DefaultCardSerializer,
-        responses={200: CardListSerializer, 404: error_response("No such saved card."), **ERRORS},
+        responses={200: StoreCardListSerializer, 404: error_response("No such saved card."), **ERRORS},
     )
     def post(self, request):
         agency = require_sub_account(request.account)

@@ -92,7 +92,7 @@ class StorePriceSerializer(serializers.ModelSerializer):
         return {"amount": price.setup_fee_amount, "currency": price.currency, "price": price.setup_fee_stripe_id}
 
 
-class RecurringSerializer(StrictSerializer):
+class StoreRecurringSerializer(StrictSerializer):
     interval = serializers.ChoiceField(choices=INTERVALS)
     interval_count = serializers.IntegerField(required=False, min_value=1, max_value=52, default=1)
 
@@ -101,7 +101,7 @@ class StorePriceCreateSerializer(StrictSerializer):
     product = serializers.CharField(max_length=255, help_text="The store product's id.")
     currency = CurrencyField()
     unit_amount = serializers.IntegerField(min_value=1, max_value=MAX_AMOUNT)
-    recurring = RecurringSerializer(required=False, allow_null=True, help_text="Omitted: a one-off add-on.")
+    recurring = StoreRecurringSerializer(required=False, allow_null=True, help_text="Omitted: a one-off add-on.")
     nickname = serializers.CharField(required=False, allow_blank=True, max_length=250)
     setup_fee = serializers.IntegerField(
         required=False,
@@ -127,7 +127,7 @@ class SetupIntentSerializer(serializers.Serializer):
     customer = serializers.CharField(help_text="The sub-account's customer id in the agency's Stripe.")
 
 
-class CardSerializer(serializers.Serializer):
+class StoreCardSerializer(serializers.Serializer):
     id = serializers.CharField()
     brand = serializers.CharField()
     last4 = serializers.CharField()
@@ -136,8 +136,8 @@ class CardSerializer(serializers.Serializer):
     is_default = serializers.BooleanField()
 
 
-class CardListSerializer(serializers.Serializer):
-    results = CardSerializer(many=True)
+class StoreCardListSerializer(serializers.Serializer):
+    results = StoreCardSerializer(many=True)
 
 
 class DefaultCardSerializer(StrictSerializer):

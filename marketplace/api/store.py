@@ -3,7 +3,7 @@ sub-accounts (what they may buy); written by the agency's owners and admins only
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.generics import GenericAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 
 from accounts.tenancy import IsAccountAdmin, IsAccountMember
@@ -41,23 +41,27 @@ SELLER_ERRORS = {
 }
 
 
-class _WritesByAdmins(GenericAPIView):
+class _WritesByAdmins:
+    def _schema_queryset(self):
+        return self.serializer_class.Meta.model.objects.none()
+
     def get_permissions(self):
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
             return [IsAccountMember()]
         return [IsAccountAdmin()]
 
 
-class StoreProductListView(_WritesByAdmins):
+class StoreProductListView(_WritesByAdmins, ListAPIView):
     serializer_class = StoreProductSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no account
+            return self._schema_queryset()
         return store_products(account=self.request.account)
 
     @extend_schema(summary="The store's products (an agency: all its own; a sub-account: what it may buy)", tags=TAGS)
-    def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(StoreProductSerializer(page, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return self.list(request, *args, **kwargs)
 
     @extend_schema(
         summary="Create an add-on product in the agency's Stripe",
@@ -78,7 +82,7 @@ class StoreProductListView(_WritesByAdmins):
         return Response(StoreProductSerializer(product).data, status=status.HTTP_201_CREATED)
 
 
-class StoreProductDetailView(_WritesByAdmins):
+class StoreProductDetailView(_WritesByAdmins, GenericAPIView):
     serializer_class = StoreProductSerializer
 
     @extend_schema(summary="One of the agency's products (404 for anyone else)", tags=TAGS)
@@ -99,16 +103,17 @@ class StoreProductDetailView(_WritesByAdmins):
         return Response(StoreProductSerializer(product).data)
 
 
-class StorePriceListView(_WritesByAdmins):
+class StorePriceListView(_WritesByAdmins, ListAPIView):
     serializer_class = StorePriceSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no account
+            return self._schema_queryset()
         return store_prices(account=self.request.account)
 
     @extend_schema(summary="The store's prices (an agency: all its own; a sub-account: what it may buy)", tags=TAGS)
-    def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(StorePriceSerializer(page, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return self.list(request, *args, **kwargs)
 
     @extend_schema(
         summary="Create a price (one-off or recurring, optional setup fee) in the agency's Stripe",
@@ -136,7 +141,7 @@ class StorePriceListView(_WritesByAdmins):
         return Response(StorePriceSerializer(price).data, status=status.HTTP_201_CREATED)
 
 
-class StorePriceDetailView(_WritesByAdmins):
+class StorePriceDetailView(_WritesByAdmins, GenericAPIView):
     serializer_class = StorePriceSerializer
 
     @extend_schema(summary="One of the agency's prices (404 for anyone else)", tags=TAGS)
