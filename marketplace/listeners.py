@@ -31,7 +31,7 @@ def payment_intent_succeeded(event) -> None:
     intent = _object(event)
     metadata = intent.get("metadata") or {}
     if metadata.get("marketplace") == "top_up" and (top_up_id := _our_id(metadata, "top_up_id")):
-        top_ups.top_up_credit(top_up_id=top_up_id, payment_intent=intent)
+        top_ups.top_up_credit(agency=event.account, top_up_id=top_up_id, payment_intent=intent)
     elif metadata.get("marketplace") == "purchase" and (purchase_id := _our_id(metadata, "purchase_id")):
         fulfilment.purchase_paid(agency=event.account, purchase_id=purchase_id, payment_intent_id=intent.get("id", ""))
 
@@ -42,7 +42,7 @@ def payment_intent_failed(event) -> None:
     metadata = intent.get("metadata") or {}
     error = intent.get("last_payment_error") or {}
     if metadata.get("marketplace") == "top_up" and (top_up_id := _our_id(metadata, "top_up_id")):
-        top_ups.top_up_payment_failed(top_up_id=top_up_id, payment_intent=intent)
+        top_ups.top_up_payment_failed(agency=event.account, top_up_id=top_up_id, payment_intent=intent)
     elif metadata.get("marketplace") == "purchase" and (purchase_id := _our_id(metadata, "purchase_id")):
         fulfilment.purchase_payment_failed(agency=event.account, error=error, purchase_id=purchase_id)
 

@@ -14,8 +14,10 @@ same idempotency keys: a charge Stripe did make while we could not hear it is re
 The purchase stays `pending` until Stripe's webhook confirms the payment (marketplace/listeners.py)."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from core.errors import Conflict, NotFound, StripeRejected, StripeUnavailable
 from marketplace.errors import RequestInProgress
@@ -26,6 +28,11 @@ from marketplace.services.stripe_access import agency_client, agency_key
 
 # Stripe answers a card decline with HTTP 402; any other refusal is the request's fault (422).
 CARD_DECLINED_STATUS = 402
+# A failure of these kinds may be retried with the same purchase_request_id (Stripe may or may not have acted).
+UNREACHABLE_CODES = (StripeUnavailable.code, "stripe_rate_limited")
+# A claim still without a Stripe answer after this belongs to a request that died before calling Stripe (or
+# while): a retry may take it over. Far longer than a Stripe call can last; the same keys make it safe anyway.
+CLAIM_ABANDONED_AFTER = timedelta(minutes=10)
 
 
 class PaymentDeclined(StripeRejected):
@@ -45,6 +52,12 @@ def purchase_create(*, buyer, user, price_id: str, quantity: int = 1, request_id
     PaymentDeclined (402: the purchase is kept `failed` with Stripe's reason), StripeRejected (422) and
     StripeUnavailable (502) with the purchase `failed`."""
     agency = require_sub_account(buyer)
+    existing = Purchase.objects.select_related("price").filter(buyer=buyer, purchase_request_id=request_id).first()
+    if existing is not None:
+        # A repeated request answers what the first one made, even if the price has been taken off sale since.
+        outcome = _replay(existing, price_id=price_id, quantity=quantity, take_over=False)
+        if outcome is not None:
+            return outcome
     price = (
         StorePrice.objects.select_related("product")
         .filter(agency=agency, stripe_id=price_id, active=True, product__active=True)
@@ -52,19 +65,20 @@ def purchase_create(*, buyer, user, price_id: str, quantity: int = 1, request_id
     )
     if price is None:
         raise NotFound(f"No add-on price {price_id} is for sale in your agency's store.")
-    existing = Purchase.objects.filter(buyer=buyer, purchase_request_id=request_id).first()
-    if existing is not None:
-        outcome = _replay(existing, price=price, quantity=quantity)
-        if outcome is not None:
-            return outcome
+    # Stripe reads that may refuse (no card: 409) come before the claim, so a refusal leaves nothing behind.
     client = agency_client(agency=agency)
     customer = store_customer_ensure(sub_account=buyer, agency=agency)
     card = default_payment_method(client=client, customer=customer)
-    purchase = existing or _claim(
-        buyer=buyer, agency=agency, price=price, quantity=quantity, user=user, request_id=request_id
-    )
-    if isinstance(purchase, PurchaseOutcome):
-        return purchase
+    if existing is not None:
+        outcome = _replay(existing, price_id=price_id, quantity=quantity, take_over=True)
+        if outcome is not None:
+            return outcome
+        existing.refresh_from_db()
+        purchase = existing
+    else:
+        purchase = _claim(buyer=buyer, agency=agency, price=price, quantity=quantity, user=user, request_id=request_id)
+        if isinstance(purchase, PurchaseOutcome):
+            return purchase
     try:
         if price.is_recurring:
             _subscribe(client, purchase=purchase, price=price, customer_id=customer.stripe_customer_id, card=card)
@@ -83,25 +97,30 @@ def purchase_create(*, buyer, user, price_id: str, quantity: int = 1, request_id
     return PurchaseOutcome(purchase=purchase, created=True)
 
 
-def _replay(existing: Purchase, *, price: StorePrice, quantity: int) -> PurchaseOutcome | None:
-    if existing.price_id != price.pk or existing.quantity != quantity:
+def _replay(existing: Purchase, *, price_id: str, quantity: int, take_over: bool) -> PurchaseOutcome | None:
+    """What a request with an id already claimed gets: the purchase (an outcome), a refusal, or None when the
+    first attempt can be taken over and Stripe called again with the same keys (a failure because Stripe could not
+    be reached, or a claim abandoned by a request that died before calling Stripe). Only with `take_over` is the
+    row taken (a conditional UPDATE: one request wins)."""
+    if existing.price.stripe_id != price_id or existing.quantity != quantity:
         raise Conflict(
             f"purchase_request_id {existing.purchase_request_id} was already used for another purchase "
             f"({existing.price.stripe_id} × {existing.quantity}): use a new id for a new purchase.",
             code="purchase_request_id_reused",
         )
-    retriable = existing.status == Purchase.Status.FAILED and existing.failure_code in (
-        StripeUnavailable.code,
-        "stripe_rate_limited",
+    unreachable = existing.status == Purchase.Status.FAILED and existing.failure_code in UNREACHABLE_CODES
+    unanswered = existing.status == Purchase.Status.PENDING and not (
+        existing.payment_intent_id or existing.subscription_id
     )
-    if retriable:
-        taken = Purchase.objects.filter(pk=existing.pk, status=Purchase.Status.FAILED).update(
-            status=Purchase.Status.PENDING, failure_code="", failure_message=""
-        )
-        if taken:
-            return None  # the caller calls Stripe again, with the same keys
+    abandoned = unanswered and existing.updated_at < timezone.now() - CLAIM_ABANDONED_AFTER
+    if unreachable or abandoned:
+        if not take_over:
+            return None
+        rows = Purchase.objects.filter(pk=existing.pk, status=existing.status, updated_at=existing.updated_at)
+        if rows.update(status=Purchase.Status.PENDING, failure_code="", failure_message="", updated_at=timezone.now()):
+            return None
         raise RequestInProgress("This purchase is being retried by another request; ask again in a moment.")
-    if existing.status == Purchase.Status.PENDING and not (existing.payment_intent_id or existing.subscription_id):
+    if unanswered:
         raise RequestInProgress(
             "A request with this purchase_request_id is still being processed; ask again in a moment."
         )
@@ -125,9 +144,10 @@ def _claim(*, buyer, agency, price, quantity, user, request_id):
             )
     except IntegrityError:
         # The same id at the same moment: the other request holds the claim.
-        existing = Purchase.objects.get(buyer=buyer, purchase_request_id=request_id)
-        outcome = _replay(existing, price=price, quantity=quantity)
+        existing = Purchase.objects.select_related("price").get(buyer=buyer, purchase_request_id=request_id)
+        outcome = _replay(existing, price_id=price.stripe_id, quantity=quantity, take_over=True)
         if outcome is None:
+            existing.refresh_from_db()
             return existing
         return outcome
 

@@ -8,6 +8,7 @@ Stripe). Credited: only when `payment_intent.succeeded` arrives (listeners.py), 
 and the ledger entry's ref is the top-up's."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,6 +23,9 @@ from marketplace.services.customers import store_customer_ensure
 from marketplace.services.ledger import balance_locked, ledger_append
 from marketplace.services.stripe_access import agency_client, agency_key
 
+# A claim still without a payment intent after this belongs to a request that died: a retry may take it over.
+CLAIM_ABANDONED_AFTER = timedelta(minutes=10)
+
 
 @dataclass(frozen=True)
 class TopUpOutcome:
@@ -31,11 +35,14 @@ class TopUpOutcome:
 
 
 def top_up_create(*, account, user, amount: int, currency: str, request_id: str) -> TopUpOutcome:
+    """Raises NotASubAccount (403), InvalidInput (400) `no_exchange_rate`, Conflict (409)
+    `top_up_request_id_reused`, RequestInProgress (409), StripeError (422/502: the top-up `failed`, retriable with
+    the same id)."""
     agency = require_sub_account(account)
     currency = currency.lower()
     existing = TopUp.objects.filter(account=account, top_up_request_id=request_id).first()
     if existing is not None:
-        outcome = _replay(existing, amount=amount, currency=currency)
+        outcome = _replay(existing, amount=amount, currency=currency, take_over=False)
         if outcome is not None:
             return outcome
     quote = rate_for(currency)
@@ -50,8 +57,13 @@ def top_up_create(*, account, user, amount: int, currency: str, request_id: str)
     if base_amount <= 0:
         raise InvalidInput("The amount is too small to credit anything once converted.")
     customer = store_customer_ensure(sub_account=account, agency=agency)
-    top_up = existing
-    if top_up is None:
+    if existing is not None:
+        outcome = _replay(existing, amount=amount, currency=currency, take_over=True)
+        if outcome is not None:
+            return outcome
+        existing.refresh_from_db()
+        top_up = existing
+    else:
         try:
             with transaction.atomic():
                 top_up = TopUp.objects.create(
@@ -68,7 +80,7 @@ def top_up_create(*, account, user, amount: int, currency: str, request_id: str)
                 )
         except IntegrityError:
             top_up = TopUp.objects.get(account=account, top_up_request_id=request_id)
-            outcome = _replay(top_up, amount=amount, currency=currency)
+            outcome = _replay(top_up, amount=amount, currency=currency, take_over=True)
             if outcome is not None:
                 return outcome
     try:
@@ -90,7 +102,9 @@ def top_up_create(*, account, user, amount: int, currency: str, request_id: str)
     return TopUpOutcome(top_up=top_up, client_secret=intent["client_secret"], created=True)
 
 
-def _replay(existing: TopUp, *, amount: int, currency: str) -> TopUpOutcome | None:
+def _replay(existing: TopUp, *, amount: int, currency: str, take_over: bool) -> TopUpOutcome | None:
+    """As purchases' `_replay`: the top-up and its intent's client secret, a refusal, or None when a failed or
+    abandoned first attempt may be taken over (only with `take_over`, by a conditional UPDATE)."""
     if (existing.amount, existing.currency) != (amount, currency):
         raise Conflict(
             f"top_up_request_id {existing.top_up_request_id} was already used for {existing.amount} "
@@ -100,11 +114,13 @@ def _replay(existing: TopUp, *, amount: int, currency: str) -> TopUpOutcome | No
     if existing.payment_intent_id:
         intent = agency_client(agency=existing.agency).retrieve("/v1/payment_intents", existing.payment_intent_id)
         return TopUpOutcome(top_up=existing, client_secret=intent["client_secret"], created=False)
-    if existing.status == TopUp.Status.FAILED:
-        # Stripe could not be reached before the intent existed: try again, with the same key.
-        if TopUp.objects.filter(pk=existing.pk, status=TopUp.Status.FAILED).update(
-            status=TopUp.Status.PENDING, failure_code="", failure_message=""
-        ):
+    abandoned = existing.status == TopUp.Status.PENDING and existing.updated_at < timezone.now() - CLAIM_ABANDONED_AFTER
+    if existing.status == TopUp.Status.FAILED or abandoned:
+        # No intent yet: Stripe could not be reached or refused, or the first request died. Try again, same key.
+        if not take_over:
+            return None
+        rows = TopUp.objects.filter(pk=existing.pk, status=existing.status, updated_at=existing.updated_at)
+        if rows.update(status=TopUp.Status.PENDING, failure_code="", failure_message="", updated_at=timezone.now()):
             return None
     raise RequestInProgress("A request with this top_up_request_id is still being processed; ask again in a moment.")
 
@@ -112,10 +128,10 @@ def _replay(existing: TopUp, *, amount: int, currency: str) -> TopUpOutcome | No
 # --- what Stripe's webhooks confirm (called by listeners.py, inside the event's transaction) ---------------------
 
 
-def top_up_credit(*, top_up_id: str, payment_intent: dict) -> bool:
+def top_up_credit(*, agency, top_up_id: str, payment_intent: dict) -> bool:
     """Credits the top-up's `base_amount` once; answers whether it did. The top-up row is locked, then the
     balance row (the lock order everywhere)."""
-    top_up = TopUp.objects.select_for_update().filter(pk=top_up_id).first()
+    top_up = TopUp.objects.select_for_update().filter(pk=top_up_id, agency=agency).first()
     if top_up is None or top_up.status == TopUp.Status.SUCCEEDED:
         return False
     if int(payment_intent.get("amount_received") or payment_intent.get("amount") or 0) != top_up.amount or (
@@ -147,9 +163,9 @@ def top_up_credit(*, top_up_id: str, payment_intent: dict) -> bool:
     return True
 
 
-def top_up_payment_failed(*, top_up_id: str, payment_intent: dict) -> None:
+def top_up_payment_failed(*, agency, top_up_id: str, payment_intent: dict) -> None:
     error = payment_intent.get("last_payment_error") or {}
-    TopUp.objects.filter(pk=top_up_id, status=TopUp.Status.PENDING).update(
+    TopUp.objects.filter(pk=top_up_id, agency=agency, status=TopUp.Status.PENDING).update(
         status=TopUp.Status.FAILED,
         failure_code=(error.get("decline_code") or error.get("code") or "payment_failed")[:100],
         failure_message=error.get("message") or "The payment failed.",

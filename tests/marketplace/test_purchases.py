@@ -145,3 +145,47 @@ def test_the_same_request_id_for_another_price_is_refused(sub_api, addon, agency
 
     response = buy(sub_api, other["id"], request_id="reused-id-0001")
     assert (response.status_code, response.json()["error"]["code"]) == (409, "purchase_request_id_reused")
+
+
+def test_stripe_unreachable_fails_the_purchase_and_the_same_id_retries_it_charging_once(
+    sub_api, addon, stripe, stripe_server
+):
+    save_card(sub_api, stripe)
+    stripe_server.fail_next("/v1/payment_intents", 503, method="POST")
+
+    first = buy(sub_api, addon["id"], request_id="retry-after-502")
+    assert first.status_code == 502, first.content
+    purchase = Purchase.objects.get(purchase_request_id="retry-after-502")
+    assert (purchase.status, purchase.failure_code) == (Purchase.Status.FAILED, "stripe_unavailable")
+
+    again = buy(sub_api, addon["id"], request_id="retry-after-502")
+    assert again.status_code == 201, again.content
+    assert (again.json()["id"], again.json()["status"]) == (str(purchase.pk), "pending")
+    assert len(stripe.list_all("/v1/payment_intents")) == 1
+
+
+def test_a_claim_abandoned_by_a_dead_request_is_taken_over_after_a_while(sub, sub_api, addon, stripe):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from marketplace.models import StorePrice
+
+    save_card(sub_api, stripe)
+    price = StorePrice.objects.get(stripe_id=addon["id"])
+    Purchase.objects.create(
+        buyer=sub,
+        agency=sub.parent,
+        price=price,
+        purchase_request_id="died-midway",
+        kind="one_off",
+        currency="usd",
+        amount=1500,
+        setup_fee_amount=2500,
+    )
+    assert buy(sub_api, addon["id"], request_id="died-midway").status_code == 409  # still in flight, maybe
+
+    Purchase.objects.filter(purchase_request_id="died-midway").update(updated_at=timezone.now() - timedelta(hours=1))
+    response = buy(sub_api, addon["id"], request_id="died-midway")
+    assert response.status_code == 201, response.content
+    assert response.json()["payment_intent_id"]
