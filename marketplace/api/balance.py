@@ -45,7 +45,12 @@ class BalanceView(GenericAPIView):
         summary="The balance and its entries (newest first, paginated)",
         tags=TAGS,
         parameters=[OpenApiParameter("sub_account", str, description="An agency: one of its sub-accounts' balance.")],
-        responses={200: BalanceResponse, 403: NOT_SUB, 404: error_response("No such sub-account.")},
+        responses={
+            200: BalanceResponse,
+            400: error_response("A malformed `page` or `page_size` (`validation_error`)."),
+            403: NOT_SUB,
+            404: error_response("No such sub-account, or a page past the end."),
+        },
     )
     def get(self, request):
         view = balance_view(account=request.account, sub_account_id=request.query_params.get("sub_account"))
@@ -78,7 +83,11 @@ class TopUpView(GenericAPIView):
                 "No exchange rate from the currency to BASE_CURRENCY (`no_exchange_rate`), or invalid."
             ),
             403: NOT_SUB,
-            409: error_response("The id is being processed (`request_in_progress`) or was used for another top-up."),
+            409: error_response(
+                "The id is being processed (`request_in_progress`) or was used for another top-up "
+                "(`top_up_request_id_reused`), or the agency's Stripe credentials were refused (`stripe_auth_failed`)."
+            ),
+            422: error_response("The agency's Stripe refused the payment intent (`stripe_rejected`)."),
             502: error_response("Stripe is unreachable: retry with the same top_up_request_id."),
         },
     )
@@ -133,9 +142,7 @@ class AgencyBalancesView(ListAPIView):
     serializer_class = SubAccountBalanceSerializer
 
     @extend_schema(
-        summary="An agency's sub-accounts and their balances",
-        tags=TAGS,
-        responses={403: error_response("Not an agency (`not_an_agency`).")},
+        summary="An agency's sub-accounts and their balances (403 `not_an_agency` for anyone else)", tags=TAGS
     )
     def get(self, request, *args, **kwargs):
         return self.list(request, *args, **kwargs)

@@ -15,6 +15,8 @@ from marketplace.services.customers import payment_method_set_default, payment_m
 TAGS = ["marketplace: payment methods"]
 ERRORS = {
     403: error_response("Not a sub-account of an agency with a connected Stripe (`not_a_sub_account`)."),
+    409: error_response("The agency's Stripe refused its stored credentials (`stripe_auth_failed`)."),
+    422: error_response("The agency's Stripe refused the request (`stripe_rejected`)."),
     502: error_response("The agency's Stripe is unreachable or failing (`stripe_unavailable`)."),
 }
 
