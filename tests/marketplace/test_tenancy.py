@@ -137,3 +137,39 @@ def test_buying_without_a_saved_card_is_a_409_that_says_what_to_do(sub_api, cata
     from marketplace.models import Purchase
 
     assert not Purchase.objects.exists()  # nothing half-written
+
+
+def test_listing_purchases_and_balances_costs_the_same_queries_for_more_rows(
+    agency, agency_api, sub, other_sub, catalogue
+):
+    from marketplace.models import Purchase, StorePrice
+
+    price = StorePrice.objects.get(stripe_id=catalogue["price"]["id"])
+
+    def add(n):
+        for i in range(n):
+            buyer = sub if i % 2 else other_sub
+            Purchase.objects.create(
+                buyer=buyer,
+                agency=agency,
+                price=price,
+                purchase_request_id=f"bulk-{Purchase.objects.count()}",
+                kind="one_off",
+                currency="usd",
+                amount=700,
+            )
+            balance_adjust(account=buyer, amount=10, description="credit", user=None)
+
+    add(2)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for more in (0, 8):
+        add(more)
+        with CaptureQueriesContext(connection) as queries:
+            assert agency_api.get("/api/v1/billing/store/purchases/").status_code == 200
+            assert agency_api.get("/api/v1/billing/store/balances/").status_code == 200
+            assert agency_api.get(f"/api/v1/billing/balance/?sub_account={sub.pk}").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
