@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "plans",
+    "marketplace",
 ]
 
 MIDDLEWARE = [
@@ -202,6 +203,7 @@ CELERY_TASK_ROUTES = {
     "billing.replay_webhook_event": {"queue": "webhooks"},
     "billing.sync_resource": {"queue": "sync"},
     "billing.sweep_sync_runs": {"queue": "default"},
+    "marketplace.provision_purchase": {"queue": "default"},
 }
 # Time limits (seconds). The soft limit raises SoftTimeLimitExceeded inside the task, whose own failure path
 # records it (a webhook handler's failure is retried; a sync resource goes on from its cursor); the hard limit
@@ -256,6 +258,9 @@ WEBHOOK_INTAKE_QUEUE_MAX = env_int("WEBHOOK_INTAKE_QUEUE_MAX", 1000)
 
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", _dev_default(DEV_FIELD_ENCRYPTION_KEY))
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()
+# Where OneBalance top-ups take their exchange rate (marketplace/rates.py): a dotted path to `(currency) -> Quote`;
+# the default reads the ExchangeRate table staff maintain. Never a fetch at request time.
+MARKETPLACE_RATE_SOURCE = env_str("MARKETPLACE_RATE_SOURCE", "marketplace.rates.table_rate")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Our billing of accounts (plans/). Every account is on the default plan until it subscribes to another; the

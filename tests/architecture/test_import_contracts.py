@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["core", "accounts", "billing", "plans", "billing_project", "localdev"]
+PACKAGES = ["core", "accounts", "billing", "plans", "marketplace", "billing_project", "localdev"]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -53,6 +53,8 @@ def tree_copy(tmp_path_factory) -> Path:
         ("core/queue.py", "from billing_project import celery", "no app imports billing_project"),
         ("billing/services/customers.py", "import plans.models", "billing (the account's own Stripe) knows nothing"),
         ("plans/models.py", "from plans.services import defaults", "plans: api, admin, tasks and commands above"),
+        ("marketplace/models/store.py", "from marketplace.services import store", "marketplace: api, admin, tasks"),
+        ("billing/services/catalog.py", "import marketplace.models", "billing and accounts know nothing of the"),
     ],
 )
 def test_a_broken_contract_fails_the_check(tree_copy, module, offending_import, contract):
