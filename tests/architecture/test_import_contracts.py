@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["core", "accounts", "billing", "billing_project", "localdev"]
+PACKAGES = ["core", "accounts", "billing", "billing_project", "localdev", "contacts_import"]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -51,6 +51,10 @@ def tree_copy(tmp_path_factory) -> Path:
         ("billing/handlers.py", "import stripe", "the only module that imports the Stripe SDK"),
         ("accounts/services.py", "from accounts.api import auth", "accounts: api, websocket, admin"),
         ("core/queue.py", "from billing_project import celery", "no app imports billing_project"),
+        ("billing/services/customer_billing.py", "import contacts_import.models", "billing and everything beneath"),
+        ("contacts_import/mapping.py", "from contacts_import import models", "contacts_import/mapping.py is pure"),
+        ("contacts_import/models/contact.py", "from contacts_import.services import jobs", "contacts_import: api, admin"),
+        ("contacts_import/services/run.py", "from contacts_import import tasks", "nothing imports the tasks modules"),
     ],
 )
 def test_a_broken_contract_fails_the_check(tree_copy, module, offending_import, contract):
