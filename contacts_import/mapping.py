@@ -273,13 +273,13 @@ def map_customer(customer: dict, mappings: dict[str, str], *, contact_type: str)
 
 def _check(mapped: Mapped) -> None:
     for column, value in mapped.columns.items():
-        limit = MAX_LENGTHS[column]
-        if len(value) > limit:
-            raise CustomerInvalid(f"{column} is longer than {limit} characters.")
         if column.endswith("_country"):
             if not (len(value) == 2 and value.isalpha()):
                 raise CustomerInvalid(f"{column} {value!r} is not a two-letter country code.")
             mapped.columns[column] = value.upper()
+        limit = MAX_LENGTHS[column]
+        if len(value) > limit:
+            raise CustomerInvalid(f"{column} is longer than {limit} characters.")
     for key, value in mapped.custom.items():
         if len(value) > CUSTOM_VALUE_MAX:
             raise CustomerInvalid(f"custom field {key} is longer than {CUSTOM_VALUE_MAX} characters.")

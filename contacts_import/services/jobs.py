@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 RUN_TASK = "contacts_import.run_import_job"
 
 
-def import_job_create(*, account, user, type: str, mappings, new_contact: bool, limit: int | None) -> ImportJob:
+def import_job_create(*, account, user, type: str, mappings, new_contact: bool, limit: int | None = None) -> ImportJob:
     """Validates the mapping before anything is stored or queued (InvalidInput naming each bad key), stores the
     job `pending` and queues its run after commit (the beat picks it up too if that message is lost)."""
     try:
