@@ -53,7 +53,11 @@ def tree_copy(tmp_path_factory) -> Path:
         ("core/queue.py", "from billing_project import celery", "no app imports billing_project"),
         ("billing/services/customer_billing.py", "import contacts_import.models", "billing and everything beneath"),
         ("contacts_import/mapping.py", "from contacts_import import models", "contacts_import/mapping.py is pure"),
-        ("contacts_import/models/contact.py", "from contacts_import.services import jobs", "contacts_import: api, admin"),
+        (
+            "contacts_import/models/contact.py",
+            "from contacts_import.services import jobs",
+            "contacts_import: api, admin",
+        ),
         ("contacts_import/services/run.py", "from contacts_import import tasks", "nothing imports the tasks modules"),
     ],
 )

@@ -43,3 +43,18 @@ def seed_customers(stripe: Stripe, count: int, *, prefix: str = "customer", doma
         for n in range(count)
     ]
     return list(reversed(made))
+
+
+@pytest.fixture
+def member_api(account):
+    """A client of a plain member (no owner or admin role) of `account`."""
+    from rest_framework.test import APIClient
+
+    from tests.conftest import PASSWORD, token_for
+    from tests.factories import MembershipFactory, UserFactory
+
+    user = UserFactory(password=PASSWORD)
+    MembershipFactory(user=user, account=account, role="member")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user, account)}")
+    return client
