@@ -14,9 +14,6 @@ Stripe does not have (missing, null, empty) never erases what the contact has.""
 import re
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-
 ADDRESS_PARTS = ("street", "city", "state_province", "postal_code", "country")
 # Stripe's word → the contact's word, and back.
 STRIPE_TO_CONTACT_PART = {
@@ -48,6 +45,9 @@ CONTACT_NAME = "name"  # first + last (person) or business name (business)
 CUSTOM_PREFIX = "custom."
 METADATA_PREFIX = "metadata."
 KEY_PART = re.compile(r"[A-Za-z0-9_ ]{1,40}")
+# What an email must look like to be a contact's (Stripe accepts nearly anything): one "@", no spaces, a dotted
+# domain. Cheaper than Django's validate_email, which costs more than the rest of a customer's mapping.
+EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 
 # The widest value each column holds (contacts_import/models/contact.py): longer is an error for that customer.
 MAX_LENGTHS = {
@@ -232,11 +232,8 @@ def map_customer(customer: dict, mappings: dict[str, str], *, contact_type: str)
     if not isinstance(customer_id, str) or not customer_id:
         raise CustomerInvalid("The customer has no id.")
     email = email_normalise(customer.get("email"))
-    if email:
-        try:
-            validate_email(email)
-        except ValidationError:
-            raise CustomerInvalid(f"{email!r} is not an email address.") from None
+    if email and not EMAIL.fullmatch(email):
+        raise CustomerInvalid(f"{email!r} is not an email address.")
     mapped = Mapped(stripe_customer_id=customer_id, email=email)
     if email:
         mapped.columns["email"] = email

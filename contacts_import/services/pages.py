@@ -11,29 +11,16 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from contacts_import import mapping
 from contacts_import.models import Contact, ImportJob
 from contacts_import.models.import_job import DETAILS_MAX
+from contacts_import.services.contact_rows import SCALARS, contact_rows, contact_rows_insert, contact_rows_update
 from contacts_import.services.events import notify_completed, notify_progress
 
 logger = logging.getLogger(__name__)
-
-# Columns an import may write (besides the ones mapping produces: they are all among these).
-WRITABLE = (
-    "email",
-    "email_domain",
-    "first_name",
-    "last_name",
-    "business_name",
-    "phone",
-    *(f"{kind}_{part}" for kind in mapping.CONTACT_WHOLE for part in mapping.ADDRESS_PARTS),
-    "custom_fields",
-    "stripe_customer_id",
-    "old_field_values",
-    "updated_at",
-)
 
 
 class LostClaim(Exception):
@@ -42,8 +29,8 @@ class LostClaim(Exception):
 
 @dataclass
 class PagePlan:
-    new: list[Contact] = field(default_factory=list)
-    changed: dict[int, Contact] = field(default_factory=dict)
+    new: list[dict] = field(default_factory=list)  # rows (contacts_import/services/contact_rows.py)
+    changed: dict[int, dict] = field(default_factory=dict)
     added: int = 0
     updated: int = 0
     skipped: int = 0
@@ -74,7 +61,7 @@ def _lock_account_imports(account_id) -> None:
 
 
 def page_plan(*, job: ImportJob, customers: list[dict]) -> PagePlan:
-    """Decides, for each customer of the page, what happens to which contact (three queries)."""
+    """Decides, for each customer of the page, what happens to which contact (three queries, read as rows)."""
     plan = PagePlan()
     contact_type = job.type
     mapped_pairs = []
@@ -85,93 +72,99 @@ def page_plan(*, job: ImportJob, customers: list[dict]) -> PagePlan:
             plan.error(customer, str(exc))
     contacts = Contact.objects.filter(account_id=job.account_id)
     ids = [mapped.stripe_customer_id for _, mapped in mapped_pairs]
-    by_stripe = {c.stripe_customer_id: c for c in contacts.filter(stripe_customer_id__in=ids)}
-    emails = {mapped.email for _, mapped in mapped_pairs if mapped.email}
-    by_email = {c.email: c for c in contacts.filter(type=contact_type, email__in=emails)}
-    by_domain: dict[str, Contact] = {}
+    emails = [mapped.email for _, mapped in mapped_pairs if mapped.email]
+    # One query for both lookups (two index scans OR-ed). Each `~Q(...="")` spells its partial unique index's
+    # condition, so that the planner may use the index.
+    wanted_ids, wanted_emails = set(ids), set(emails)
+    by_stripe, by_email = {}, {}
+    for row in contact_rows(
+        contacts.filter(
+            (Q(stripe_customer_id__in=ids) & ~Q(stripe_customer_id=""))
+            | (Q(type=contact_type, email__in=emails) & ~Q(email=""))
+        )
+    ):
+        if row["stripe_customer_id"] in wanted_ids:
+            by_stripe[row["stripe_customer_id"]] = row
+        if row["type"] == contact_type and row["email"] in wanted_emails:
+            by_email[row["email"]] = row
+    by_domain: dict[str, dict] = {}
     if contact_type == Contact.Type.BUSINESS:
         domains = {d for _, m in mapped_pairs if (d := m.email_domain) and not mapping.is_free_mail(d)}
-        for c in contacts.filter(type=contact_type, email_domain__in=domains).order_by("id"):
-            by_domain.setdefault(c.email_domain, c)
+        in_domains = contacts.filter(type=contact_type, email_domain__in=domains).exclude(email_domain="")
+        for row in contact_rows(in_domains.order_by("id")):
+            by_domain.setdefault(row["email_domain"], row)
 
     for customer, mapped in mapped_pairs:
         domain = mapped.email_domain
-        contact, how = by_stripe.get(mapped.stripe_customer_id), "stripe"
-        if contact is not None and contact.type != contact_type:
-            plan.skip(customer, f"The customer is linked to {contact.type} contact {contact.pk}.")
+        row, how = by_stripe.get(mapped.stripe_customer_id), "stripe"
+        if row is not None and row["type"] != contact_type:
+            plan.skip(customer, f"The customer is linked to {row['type']} contact {row['id']}.")
             continue
-        if contact is None and mapped.email:
-            contact, how = by_email.get(mapped.email), "email"
-        if contact is None and contact_type == Contact.Type.BUSINESS and domain and not mapping.is_free_mail(domain):
-            contact, how = by_domain.get(domain), "domain"
-        if contact is None:
+        if row is None and mapped.email:
+            row, how = by_email.get(mapped.email), "email"
+        if row is None and contact_type == Contact.Type.BUSINESS and domain and not mapping.is_free_mail(domain):
+            row, how = by_domain.get(domain), "domain"
+        if row is None:
             if not mapped.email:
                 plan.error(customer, "No email, and no contact is linked to this customer.")
             elif not job.new_contact:
                 plan.skip(customer, "No matching contact, and new_contact is false.")
             else:
-                contact = _new_contact(job=job, mapped=mapped)
-                plan.new.append(contact)
+                row = _new_row(contact_type=contact_type, mapped=mapped)
+                plan.new.append(row)
                 plan.added += 1
-                by_stripe[mapped.stripe_customer_id] = contact
-                by_email[mapped.email] = contact
+                by_stripe[mapped.stripe_customer_id] = row
+                by_email[mapped.email] = row
                 if contact_type == Contact.Type.BUSINESS and not mapping.is_free_mail(domain):
-                    by_domain.setdefault(domain, contact)
+                    by_domain.setdefault(domain, row)
             continue
-        if how != "stripe" and contact.stripe_customer_id and contact.stripe_customer_id != mapped.stripe_customer_id:
+        linked = row["stripe_customer_id"]
+        if how != "stripe" and linked and linked != mapped.stripe_customer_id:
             plan.skip(
                 customer,
-                f"Contact {contact.pk or '(new in this page)'} is already linked to Stripe customer "
-                f"{contact.stripe_customer_id}.",
+                f"Contact {row.get('id') or '(new in this page)'} is already linked to Stripe customer {linked}.",
             )
             continue
-        keep_email = how == "domain"
-        if how == "stripe" and mapped.email and mapped.email != contact.email:
+        if how == "stripe" and mapped.email and mapped.email != row["email"]:
             holder = by_email.get(mapped.email)
-            if holder is not None and holder is not contact:
-                plan.error(customer, f"Its email {mapped.email} belongs to another contact ({holder.pk}).")
+            if holder is not None and holder is not row:
+                plan.error(customer, f"Its email {mapped.email} belongs to another contact ({holder.get('id')}).")
                 continue
-        _apply(contact, mapped, keep_email=keep_email, by_email=by_email)
-        if contact.pk is not None and getattr(contact, "_dirty", False):
-            plan.changed[contact.pk] = contact
+        if _apply(row, mapped, keep_email=how == "domain", by_email=by_email) and "id" in row:
+            plan.changed[row["id"]] = row
         plan.updated += 1
     return plan
 
 
-def _new_contact(*, job: ImportJob, mapped: mapping.Mapped) -> Contact:
-    contact = Contact(
-        account_id=job.account_id,
-        type=job.type,
-        source=Contact.Source.STRIPE,
-        stripe_customer_id=mapped.stripe_customer_id,
-        owner_id=job.created_by_id,
-        created_by_id=job.created_by_id,
+def _new_row(*, contact_type: str, mapped: mapping.Mapped) -> dict:
+    row = dict.fromkeys(SCALARS, "")
+    row.update(mapped.columns)
+    row.update(
+        type=contact_type,
         email_domain=mapped.email_domain,
+        stripe_customer_id=mapped.stripe_customer_id,
         custom_fields=dict(mapped.custom),
-        **mapped.columns,
     )
-    return contact
+    return row
 
 
-def _apply(contact: Contact, mapped: mapping.Mapped, *, keep_email: bool, by_email: dict) -> None:
-    current = {column: getattr(contact, column) for column in mapped.columns}
-    new_columns, new_custom, old = mapping.changes(current, contact.custom_fields or {}, mapped, keep_email=keep_email)
-    if not contact.stripe_customer_id:
+def _apply(row: dict, mapped: mapping.Mapped, *, keep_email: bool, by_email: dict) -> bool:
+    """Writes `mapped` into the row; answers whether anything changed (then `old_field_values` says what)."""
+    new_columns, new_custom, old = mapping.changes(row, row["custom_fields"] or {}, mapped, keep_email=keep_email)
+    if not row["stripe_customer_id"]:
         old["stripe_customer_id"] = ""
-        contact.stripe_customer_id = mapped.stripe_customer_id
+        row["stripe_customer_id"] = mapped.stripe_customer_id
     if not (new_columns or new_custom or old):
-        return
+        return False
     if "email" in new_columns:
-        by_email.pop(contact.email, None)
-        by_email[new_columns["email"]] = contact
-        contact.email_domain = mapping.email_domain(new_columns["email"])
-    for column, value in new_columns.items():
-        setattr(contact, column, value)
+        by_email.pop(row["email"], None)
+        by_email[new_columns["email"]] = row
+        row["email_domain"] = mapping.email_domain(new_columns["email"])
+    row.update(new_columns)
     if new_custom:
-        contact.custom_fields = {**(contact.custom_fields or {}), **new_custom}
-    if contact.pk is not None:
-        contact.old_field_values = old
-        contact._dirty = True
+        row["custom_fields"] = {**(row["custom_fields"] or {}), **new_custom}
+    row["old_field_values"] = old
+    return True
 
 
 def page_write(*, job_id: int, token: str, customers: list[dict], has_more: bool) -> ImportJob:
@@ -179,39 +172,39 @@ def page_write(*, job_id: int, token: str, customers: list[dict], has_more: bool
     last (no more customers, its limit reached, or a cancellation asked for meanwhile). Raises LostClaim when the
     job is no longer held with `token` (nothing is written then)."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        # The problem lists stay out of the lock's read: they are read (and written) only while they may grow.
+        job = ImportJob.objects.select_for_update().defer("error_details", "skipped_details").get(pk=job_id)
         if job.claim_token != token or job.status != ImportJob.Status.RUNNING:
             raise LostClaim(f"import {job_id} is no longer held by this worker ({job.status})")
         _lock_account_imports(job.account_id)
         plan = page_plan(job=job, customers=customers)
-        if plan.new:
-            Contact.objects.bulk_create(plan.new)
-        if plan.changed:
-            now = timezone.now()
-            for contact in plan.changed.values():
-                contact.updated_at = now
-            # One statement for every changed contact: an upsert on the primary key (each row exists).
-            Contact.objects.bulk_create(
-                list(plan.changed.values()), update_conflicts=True, unique_fields=["id"], update_fields=list(WRITABLE)
-            )
-        _record(job, plan, customers=customers, has_more=has_more)
-        job.save()
+        now = timezone.now()
+        contact_rows_insert(plan.new, account_id=job.account_id, user_id=job.created_by_id, now=now)
+        contact_rows_update(list(plan.changed.values()), now=now)
+        job.save(update_fields=_record(job, plan, customers=customers, has_more=has_more))
         notify_progress(job)
         if job.is_finished:
             notify_completed(job)
     return job
 
 
-def _record(job: ImportJob, plan: PagePlan, *, customers: list[dict], has_more: bool) -> None:
+def _record(job: ImportJob, plan: PagePlan, *, customers: list[dict], has_more: bool) -> list[str]:
+    """Adds the page to the job (counts, problems, cursor, heartbeat, status); answers the columns to save."""
     now = timezone.now()
+    changed = ["pages", "processed", "added", "updated", "skipped", "errors", "cursor", "heartbeat_at", "attempts"]
+    for name, new, count in (
+        ("error_details", plan.error_details, job.errors),
+        ("skipped_details", plan.skipped_details, job.skipped),
+    ):
+        if new and count < DETAILS_MAX:  # `count` problems were recorded before this page: the list holds them
+            setattr(job, name, (getattr(job, name) + new)[:DETAILS_MAX])  # one read of the deferred list
+            changed.append(name)
     job.pages += 1
     job.processed += len(customers)
     job.added += plan.added
     job.updated += plan.updated
     job.skipped += plan.skipped
     job.errors += plan.errors
-    job.error_details = (job.error_details + plan.error_details)[:DETAILS_MAX]
-    job.skipped_details = (job.skipped_details + plan.skipped_details)[:DETAILS_MAX]
     if customers:
         job.cursor = customers[-1]["id"]
     job.heartbeat_at = now
@@ -225,3 +218,5 @@ def _record(job: ImportJob, plan: PagePlan, *, customers: list[dict], has_more: 
     if job.is_finished:
         job.finished_at = now
         job.claim_token = ""
+        changed += ["status", "finished_at", "claim_token"]
+    return changed + ["updated_at"]

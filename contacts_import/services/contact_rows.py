@@ -1,0 +1,106 @@
+"""Contacts read and written as plain rows (dicts) in bulk, for the import's pages: no model instance per
+contact, and on PostgreSQL one statement per page for the inserts and one for the updates, each column sent as
+one array (`unnest`), which is what makes an import an order of magnitude faster than a find and a save per
+customer (bench/import.py). SQLite, the development default, goes through the ORM's bulk methods.
+
+A row holds `id` (absent for a new contact), `type`, the SCALARS and `custom_fields`; written rows also
+`old_field_values`."""
+
+import json
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from contacts_import import mapping
+from contacts_import.models import Contact
+
+SCALARS = (
+    "email",
+    "email_domain",
+    "first_name",
+    "last_name",
+    "business_name",
+    "phone",
+    *(f"{kind}_{part}" for kind in mapping.CONTACT_WHOLE for part in mapping.ADDRESS_PARTS),
+    "stripe_customer_id",
+)
+READ = ("id", "type", *SCALARS, "custom_fields")
+TABLE = Contact._meta.db_table
+
+
+def contact_rows(queryset: QuerySet) -> list[dict]:
+    return [dict(zip(READ, values, strict=True)) for values in queryset.values_list(*READ)]
+
+
+def contact_rows_insert(rows: list[dict], *, account_id, user_id, now) -> None:
+    """New contacts (source `stripe`, owned and created by `user_id`)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Contact.objects.bulk_create(
+            Contact(
+                account_id=account_id,
+                source=Contact.Source.STRIPE,
+                owner_id=user_id,
+                created_by_id=user_id,
+                old_field_values={},
+                **{column: row[column] for column in ("type", *SCALARS, "custom_fields")},
+            )
+            for row in rows
+        )
+        return
+    columns = [
+        ("type", "text", [row["type"] for row in rows]),
+        *((column, "text", [row[column] for row in rows]) for column in SCALARS),
+        ("custom_fields", "jsonb", [json.dumps(row["custom_fields"]) for row in rows]),
+    ]
+    names = ", ".join(f'"{name}"' for name, _, _ in columns)
+    selected = ", ".join(f"v.{name}::{kind}" if kind == "jsonb" else f"v.{name}" for name, kind, _ in columns)
+    arrays = ", ".join("%s::text[]" for _ in columns)
+    sql = (
+        f'INSERT INTO "{TABLE}" ("account_id", "source", "owner_id", "created_by_id", "old_field_values", '
+        f'"created_at", "updated_at", {names}) '
+        f"SELECT %s, %s, %s, %s, '{{}}'::jsonb, %s, %s, {selected} "
+        f"FROM unnest({arrays}) AS v({', '.join(name for name, _, _ in columns)})"
+    )
+    params = [account_id, Contact.Source.STRIPE, user_id, user_id, now, now, *(values for _, _, values in columns)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def contact_rows_update(rows: list[dict], *, now) -> None:
+    """Existing contacts (`id`), every SCALAR, `custom_fields` and `old_field_values` set from the row."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Contact.objects.bulk_update(
+            [
+                Contact(
+                    id=row["id"],
+                    updated_at=now,
+                    old_field_values=row["old_field_values"],
+                    **{column: row[column] for column in (*SCALARS, "custom_fields")},
+                )
+                for row in rows
+            ],
+            [*SCALARS, "custom_fields", "old_field_values", "updated_at"],
+        )
+        return
+    columns = [
+        ("id", "bigint", [row["id"] for row in rows]),
+        *((column, "text", [row[column] for row in rows]) for column in SCALARS),
+        ("custom_fields", "jsonb", [json.dumps(row["custom_fields"]) for row in rows]),
+        ("old_field_values", "jsonb", [json.dumps(row["old_field_values"]) for row in rows]),
+    ]
+    assignments = ", ".join(
+        f'"{name}" = v.{name}::jsonb' if kind == "jsonb" else f'"{name}" = v.{name}'
+        for name, kind, _ in columns
+        if name != "id"
+    )
+    arrays = ", ".join("%s::bigint[]" if kind == "bigint" else "%s::text[]" for _, kind, _ in columns)
+    sql = (
+        f'UPDATE "{TABLE}" AS c SET {assignments}, "updated_at" = %s '
+        f"FROM unnest({arrays}) AS v({', '.join(name for name, _, _ in columns)}) WHERE c.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, *(values for _, _, values in columns)])
