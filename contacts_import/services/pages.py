@@ -11,13 +11,18 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from contacts_import import mapping
 from contacts_import.models import Contact, ImportJob
 from contacts_import.models.import_job import DETAILS_MAX
-from contacts_import.services.contact_rows import SCALARS, contact_rows, contact_rows_insert, contact_rows_update
+from contacts_import.services.contact_rows import (
+    SCALARS,
+    contact_rows,
+    contact_rows_insert,
+    contact_rows_matching,
+    contact_rows_update,
+)
 from contacts_import.services.events import notify_completed, notify_progress
 
 logger = logging.getLogger(__name__)
@@ -70,18 +75,12 @@ def page_plan(*, job: ImportJob, customers: list[dict]) -> PagePlan:
             mapped_pairs.append((customer, mapping.map_customer(customer, job.mappings, contact_type=contact_type)))
         except mapping.CustomerInvalid as exc:
             plan.error(customer, str(exc))
-    contacts = Contact.objects.filter(account_id=job.account_id)
     ids = [mapped.stripe_customer_id for _, mapped in mapped_pairs]
     emails = [mapped.email for _, mapped in mapped_pairs if mapped.email]
-    # One query for both lookups (two index scans OR-ed). Each `~Q(...="")` spells its partial unique index's
-    # condition, so that the planner may use the index.
     wanted_ids, wanted_emails = set(ids), set(emails)
     by_stripe, by_email = {}, {}
-    for row in contact_rows(
-        contacts.filter(
-            (Q(stripe_customer_id__in=ids) & ~Q(stripe_customer_id=""))
-            | (Q(type=contact_type, email__in=emails) & ~Q(email=""))
-        )
+    for row in contact_rows_matching(
+        account_id=job.account_id, contact_type=contact_type, stripe_ids=ids, emails=emails
     ):
         if row["stripe_customer_id"] in wanted_ids:
             by_stripe[row["stripe_customer_id"]] = row
@@ -90,7 +89,9 @@ def page_plan(*, job: ImportJob, customers: list[dict]) -> PagePlan:
     by_domain: dict[str, dict] = {}
     if contact_type == Contact.Type.BUSINESS:
         domains = {d for _, m in mapped_pairs if (d := m.email_domain) and not mapping.is_free_mail(d)}
-        in_domains = contacts.filter(type=contact_type, email_domain__in=domains).exclude(email_domain="")
+        in_domains = Contact.objects.filter(
+            account_id=job.account_id, type=contact_type, email_domain__in=domains
+        ).exclude(email_domain="")
         for row in contact_rows(in_domains.order_by("id")):
             by_domain.setdefault(row["email_domain"], row)
 
