@@ -339,6 +339,7 @@ SPECTACULAR_SETTINGS = {
     # Choice sets that share a field name ("status") get names of their own, not a hash.
     "ENUM_NAME_OVERRIDES": {
         "RefundRequestStatusEnum": "billing.models.records.RefundRequest.Status",
+        "ContactTypeEnum": "contacts_import.models.contact.Contact.Type",
     },
 }
 

@@ -62,7 +62,7 @@ class ContactSerializer(serializers.ModelSerializer):
 
 
 FILTERS = [
-    OpenApiParameter("type", OpenApiTypes.STR, enum=["person", "business"]),
+    OpenApiParameter("type", OpenApiTypes.STR, enum=Contact.Type.values),
     OpenApiParameter("email", OpenApiTypes.STR, description="Exact email (case does not matter)."),
     OpenApiParameter("source", OpenApiTypes.STR, enum=["manual", "stripe"]),
     OpenApiParameter("stripe_customer_id", OpenApiTypes.STR),

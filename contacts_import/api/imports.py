@@ -9,7 +9,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from accounts.tenancy import IsAccountAdmin, IsAccountMember
-from contacts_import.models import ImportJob
+from contacts_import.models import Contact, ImportJob
 from contacts_import.selectors.imports import import_job_get, import_job_list
 from contacts_import.services.jobs import import_job_cancel, import_job_create
 from core.api.schema import error_response
@@ -57,7 +57,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
 
 class ImportJobCreateSerializer(StrictSerializer):
-    type = serializers.ChoiceField(choices=["person", "business"])
+    type = serializers.ChoiceField(choices=Contact.Type.choices)
     mappings = serializers.DictField(
         child=serializers.CharField(),
         required=False,

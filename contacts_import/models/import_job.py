@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.querysets import AccountScopedQuerySet
+from contacts_import.models.contact import Contact
 
 # Problems kept on the job for people to read; the counts stay exact beyond them, and the row stays small.
 DETAILS_MAX = 1000
@@ -25,7 +26,7 @@ class ImportJob(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    type = models.CharField(max_length=8, choices=[("person", "person"), ("business", "business")])
+    type = models.CharField(max_length=8, choices=Contact.Type.choices)
     # The mapping as validated and normalised (contacts_import/mapping.py): {stripe path: contact field}.
     mappings = models.JSONField(default=dict, blank=True)
     new_contact = models.BooleanField(default=False)
