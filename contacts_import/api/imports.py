@@ -56,6 +56,24 @@ class ImportJobSerializer(serializers.ModelSerializer):
         )
 
 
+class JSONBooleanField(serializers.BooleanField):
+    """`true` or `false` only: DRF's BooleanField also takes 0, 1, "yes", "on"..., which the schema does not allow."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
+class JSONIntegerField(serializers.IntegerField):
+    """A JSON integer only: DRF's IntegerField also takes "5", 5.0 and true."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ImportJobCreateSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=Contact.Type.choices)
     mappings = serializers.DictField(
@@ -65,10 +83,8 @@ class ImportJobCreateSerializer(StrictSerializer):
         help_text="{stripe field: contact field}; `address-city` and `address.city` are the same key "
         "(docs/contacts-import.md lists the keys).",
     )
-    new_contact = serializers.BooleanField(
-        help_text="Create contacts for customers that match none (else: update only)."
-    )
-    limit = serializers.IntegerField(
+    new_contact = JSONBooleanField(help_text="Create contacts for customers that match none (else: update only).")
+    limit = JSONIntegerField(
         required=False,
         allow_null=True,
         min_value=1,
