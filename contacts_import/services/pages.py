@@ -1,6 +1,7 @@
 """One page of Stripe customers written into the account's contacts, in bulk: a constant number of queries per
-page whatever its size (the job's row, the account's import lock, three lookups, one INSERT of the new contacts,
-one upsert of the changed ones, the job's progress).
+page whatever its size: the job's row, the account's import lock, one lookup (by Stripe id and by email; a
+business import adds one by domain), one INSERT of the new contacts, one UPDATE of the changed ones, the job's
+progress (and, while a job's problem lists are under their cap, a read of the list that grows).
 
 Matching (SPEC §6): by `stripe_customer_id`, then by email within the import's type, then, for a business
 import, by the email's domain (never a free-mail domain), so one company is not imported twice under two
@@ -66,7 +67,8 @@ def _lock_account_imports(account_id) -> None:
 
 
 def page_plan(*, job: ImportJob, customers: list[dict]) -> PagePlan:
-    """Decides, for each customer of the page, what happens to which contact (three queries, read as rows)."""
+    """Decides, for each customer of the page, what happens to which contact: one lookup query (a business
+    import adds its domain lookup), contacts read as rows."""
     plan = PagePlan()
     contact_type = job.type
     mapped_pairs = []
