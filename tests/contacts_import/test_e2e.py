@@ -83,3 +83,40 @@ def test_person_and_business_imports_followed_live_on_the_websocket(
     existing.refresh_from_db()
     assert (existing.phone, existing.first_name, existing.stripe_customer_id) == ("+15550000003", "First3", ada["id"])
     assert existing.old_field_values == {"phone": "000", "first_name": "", "last_name": "", "stripe_customer_id": ""}
+
+
+def test_a_stripe_500_mid_import_is_retried_by_a_real_worker(
+    live, stripe, owner, stripe_server, redis_url, monkeypatch
+):
+    """The retry goes through the broker (the task's retry with the backoff's countdown; 0 s here), and the job
+    goes on from its saved cursor."""
+    from contacts_import.models import ImportJob
+    from contacts_import.services import run as run_module
+    from tests.helpers.polling import wait_until
+
+    seed_customers(stripe, 250)
+    real_page_write = run_module.page_write
+    retried = []
+
+    def page_write_then_fail(**kwargs):
+        job = real_page_write(**kwargs)
+        if job.pages == 1:
+            stripe_server.fail_next("/v1/customers", 500, count=2, method="GET")
+        return job
+
+    monkeypatch.setattr(run_module, "page_write", page_write_then_fail)
+    real_retry_later = run_module._retry_later
+    monkeypatch.setattr(run_module, "_retry_later", lambda *a: retried.append(a[0].cursor) or real_retry_later(*a))
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(owner, live)}")
+
+    with celery_worker(redis_url, queues=["imports"]):
+        response = api.post(IMPORTS, {"type": "person", "new_contact": True}, format="json")
+        job = wait_until(
+            lambda: ImportJob.objects.filter(pk=response.json()["id"], status="completed").first(),
+            message="the import to complete",
+        )
+
+    assert (job.processed, job.added, job.pages, job.attempts) == (250, 250, 3, 0)
+    assert len(retried) == 2 and retried[0] == retried[1] != ""  # both retries from the cursor after page 1
+    assert Contact.objects.filter(account=live).count() == 250
