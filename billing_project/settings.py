@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "billing",
     "plans",
     "marketplace",
+    "contacts_import",
 ]
 
 MIDDLEWARE = [
@@ -192,7 +193,7 @@ CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 # every queue unless told otherwise (`-Q`); production can give `webhooks` workers of its own. Tasks are routed
 # by their explicit names (billing/tasks.py); anything unrouted goes to `default`. Later apps add theirs
 # (`imports`, `metering`) here.
-CELERY_TASK_QUEUES = [Queue("webhooks"), Queue("sync"), Queue("default")]
+CELERY_TASK_QUEUES = [Queue("webhooks"), Queue("sync"), Queue("imports"), Queue("default")]
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "billing.process_webhook_events": {"queue": "webhooks"},
@@ -204,6 +205,8 @@ CELERY_TASK_ROUTES = {
     "billing.sync_resource": {"queue": "sync"},
     "billing.sweep_sync_runs": {"queue": "default"},
     "marketplace.provision_purchase": {"queue": "default"},
+    "contacts_import.run_import_job": {"queue": "imports"},
+    "contacts_import.sweep_import_jobs": {"queue": "imports"},
 }
 # Time limits (seconds). The soft limit raises SoftTimeLimitExceeded inside the task, whose own failure path
 # records it (a webhook handler's failure is retried; a sync resource goes on from its cursor); the hard limit
@@ -217,6 +220,14 @@ CELERY_TASK_ANNOTATIONS = {
         "time_limit": env_int("BILLING_SYNC_TASK_TIME_LIMIT", 360),
     }
 }
+# Contact imports (contacts_import/services/run.py, docs/contacts-import.md): a run hands over to a new message
+# after SLICE seconds of pages; a running job whose heartbeat is older than STALE seconds lost its worker and is
+# taken over from its cursor; Stripe failures are retried with the one backoff, at most MAX_RETRIES in a row.
+CONTACTS_IMPORT_SLICE_SECONDS = env_int("CONTACTS_IMPORT_SLICE_SECONDS", 60)
+CONTACTS_IMPORT_STALE_SECONDS = env_int("CONTACTS_IMPORT_STALE_SECONDS", 300)
+CONTACTS_IMPORT_MAX_RETRIES = env_int("CONTACTS_IMPORT_MAX_RETRIES", 8)
+CONTACTS_IMPORT_RETRY_BASE_SECONDS = env_int("CONTACTS_IMPORT_RETRY_BASE_SECONDS", 2)
+CONTACTS_IMPORT_RETRY_MAX_SECONDS = env_int("CONTACTS_IMPORT_RETRY_MAX_SECONDS", 300)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -292,7 +303,7 @@ BILLING_SYNC_SLICE_SECONDS = env_int("BILLING_SYNC_SLICE_SECONDS", 60)
 # the longest retry delay plus the longest a task may run, or a waiting retry would run twice. Computed here
 # so that raising a retry cap raises it too (margin: 10 minutes).
 BROKER_VISIBILITY_TIMEOUT_SECONDS = (
-    max(WEBHOOK_RETRY_MAX_SECONDS, BILLING_SYNC_RETRY_MAX_SECONDS)
+    max(WEBHOOK_RETRY_MAX_SECONDS, BILLING_SYNC_RETRY_MAX_SECONDS, CONTACTS_IMPORT_RETRY_MAX_SECONDS)
     + max([CELERY_TASK_TIME_LIMIT] + [limits["time_limit"] for limits in CELERY_TASK_ANNOTATIONS.values()])
     + 600
 )
@@ -347,6 +358,7 @@ SPECTACULAR_SETTINGS = {
     # Choice sets that share a field name ("status") get names of their own, not a hash.
     "ENUM_NAME_OVERRIDES": {
         "RefundRequestStatusEnum": "billing.models.records.RefundRequest.Status",
+        "ContactTypeEnum": "contacts_import.models.contact.Contact.Type",
     },
 }
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/billing/balance/", include((balance_patterns, "marketplace-balance"))),
     path("api/v1/billing/", include("billing.api.urls")),
     path("api/v1/admin/billing/", include("billing.api.staff_urls")),
+    path("api/v1/contacts/", include("contacts_import.api.urls")),
     # Last: any other /api/ path is a JSON 404, whatever DEBUG says (core/api/error_views.py).
     re_path(r"^api/", api_not_found, name="api-not-found"),
 ]

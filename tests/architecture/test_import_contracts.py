@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["core", "accounts", "billing", "plans", "marketplace", "billing_project", "localdev"]
+PACKAGES = ["core", "accounts", "billing", "plans", "marketplace", "contacts_import", "billing_project", "localdev"]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -55,6 +55,14 @@ def tree_copy(tmp_path_factory) -> Path:
         ("plans/models.py", "from plans.services import defaults", "plans: api, admin, tasks and commands above"),
         ("marketplace/models/store.py", "from marketplace.services import store", "marketplace: api, admin, tasks"),
         ("billing/services/catalog.py", "import marketplace.models", "billing and accounts know nothing of the"),
+        ("billing/services/customer_billing.py", "import contacts_import.models", "billing and everything beneath"),
+        ("contacts_import/mapping.py", "from contacts_import import models", "contacts_import/mapping.py is pure"),
+        (
+            "contacts_import/models/contact.py",
+            "from contacts_import.services import jobs",
+            "contacts_import: api, admin",
+        ),
+        ("contacts_import/services/run.py", "from contacts_import import tasks", "nothing imports the tasks modules"),
     ],
 )
 def test_a_broken_contract_fails_the_check(tree_copy, module, offending_import, contract):
