@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.api.error_views import api_not_found
 from core.api.health import healthz
+from plans.api import urls as plans_urls
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -11,8 +12,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/auth/", include("accounts.api.auth_urls")),
+    path("api/v1/account/subscription/", include((plans_urls.account_patterns, "plans_account"))),
     path("api/v1/account/", include("accounts.api.urls")),
     path("api/v1/billing/", include("billing.api.urls")),
+    path("api/v1/admin/billing/", include((plans_urls.staff_patterns, "plans_staff"))),
     # Last: any other /api/ path is a JSON 404, whatever DEBUG says (core/api/error_views.py).
     re_path(r"^api/", api_not_found, name="api-not-found"),
 ]
