@@ -2,6 +2,7 @@
 account's subscription as the SPA shows it."""
 
 import logging
+import uuid
 
 from plans.models import AccountSubscription, Plan
 
@@ -27,8 +28,9 @@ def account_subscription_for_platform_object(
         found = rows.filter(stripe_customer_id=customer_id).first()
         if found is not None:
             return found
-    if account_id and str(account_id).isdigit():
-        found = rows.filter(account_id=int(account_id)).first()
+    account_uuid = _uuid(account_id)
+    if account_uuid is not None:
+        found = rows.filter(account_id=account_uuid).first()
         if found is not None and found.stripe_customer_id in ("", customer_id):
             return found
         if found is not None:
@@ -39,6 +41,13 @@ def account_subscription_for_platform_object(
                 customer_id,
             )
     return None
+
+
+def _uuid(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def plan_list(*, public_only: bool = False):
