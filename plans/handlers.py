@@ -116,7 +116,10 @@ def invoice_payment(event: WebhookEvent) -> None:
     if row is None:
         _unknown(event, invoice)
         return
-    if row.stripe_subscription_id not in ("", subscription_id):
+    if row.stripe_subscription_id != subscription_id:
+        # Not (or no longer, or not yet) the account's subscription: a late failure of an ended subscription must
+        # not make an account on the default plan past due. A checkout's first invoice can arrive before the
+        # subscription is stored: the subscription's own status says the same then.
         logger.info("plans: %s is about subscription %s, not the account's current one", event.type, subscription_id)
         return
     invoice_apply(

@@ -27,6 +27,8 @@ Status = AccountSubscription.Status
 SUBSCRIPTION_FAMILY = "subscription"
 INVOICE_FAMILY = "invoice"
 SUBSCRIPTION_UPDATED = "subscription_updated"
+# A subscription in these states bills nothing any more (an unpaid first invoice expires as incomplete_expired).
+ENDED = (Status.CANCELED, Status.INCOMPLETE_EXPIRED)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def subscription_apply(*, account_subscription_id: int, data: dict, stamp: Stamp
         if not force and not is_newer(subscription, SUBSCRIPTION_FAMILY, stamp):
             logger.info("plans: %s older than the last applied subscription event, skipped", stamp.event_id)
             return False
-        if data.get("status") == "canceled" or data.get("deleted"):
+        if data.get("status") in ENDED or data.get("deleted"):
             return _to_default_plan(subscription, stamp, clear_customer=False)
         before = (subscription.plan_version_id, subscription.status)
         previous_version = subscription.plan_version
