@@ -341,6 +341,8 @@ SPECTACULAR_SETTINGS = {
     # Choice sets that share a field name ("status") get names of their own, not a hash.
     "ENUM_NAME_OVERRIDES": {
         "RefundRequestStatusEnum": "billing.models.records.RefundRequest.Status",
+        "PlanIntervalEnum": "plans.api.serializers.INTERVALS",
+        "IntervalEnum": "billing.api.catalog.INTERVALS",  # named before plans brought another interval choice
     },
 }
 

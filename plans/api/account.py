@@ -13,7 +13,8 @@ from plans.api.serializers import (
     ChangeInputSerializer,
     CheckoutInputSerializer,
     CheckoutOutputSerializer,
-    InvoiceSerializer,
+    PlatformInvoiceListSerializer,
+    PlatformInvoiceSerializer,
 )
 from plans.selectors.invoices import account_invoice_list
 from plans.services.account_plan import (
@@ -103,10 +104,10 @@ class InvoicesView(APIView):
     permission_classes = [IsAccountMember]
 
     @extend_schema(
-        responses={200: InvoiceSerializer(many=True), 502: STRIPE_ERRORS[502]},
+        responses={200: PlatformInvoiceListSerializer, 502: STRIPE_ERRORS[502]},
         summary="The account's bills from us, newest first, with Stripe's hosted pages",
     )
     def get(self, request):
         subscription = account_subscription_ensure(account=request.account)
         invoices = account_invoice_list(subscription=subscription)
-        return Response({"results": InvoiceSerializer(invoices, many=True).data, "next": None})
+        return Response({"results": PlatformInvoiceSerializer(invoices, many=True).data, "next": None})

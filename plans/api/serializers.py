@@ -5,7 +5,7 @@ from rest_framework import serializers
 from core.api.serializers import StrictSerializer
 from plans.models import AccountSubscription, Plan, PlanVersion
 
-INTERVALS = ("month", "year")
+INTERVALS = [("month", "month"), ("year", "year")]  # named PlanIntervalEnum in the schema (settings)
 MAX_AMOUNT = 99_999_999
 
 
@@ -53,7 +53,9 @@ class ChangeInputSerializer(CheckoutInputSerializer):
     pass
 
 
-class InvoiceSerializer(serializers.Serializer):
+class PlatformInvoiceSerializer(serializers.Serializer):
+    """One of the account's bills from us (the platform's Stripe)."""
+
     id = serializers.CharField()
     number = serializers.CharField(allow_null=True)
     status = serializers.CharField(allow_null=True)
@@ -63,6 +65,11 @@ class InvoiceSerializer(serializers.Serializer):
     created = serializers.IntegerField(allow_null=True, help_text="Unix time.")
     hosted_invoice_url = serializers.CharField(allow_null=True)
     invoice_pdf = serializers.CharField(allow_null=True)
+
+
+class PlatformInvoiceListSerializer(serializers.Serializer):
+    results = PlatformInvoiceSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="Always null: the latest 24 bills.")
 
 
 class PriceInputSerializer(StrictSerializer):
@@ -107,6 +114,8 @@ class PlanVersionSerializer(serializers.ModelSerializer):
 
 
 class PlanSerializer(serializers.ModelSerializer):
+    """A plan with its versions, newest first."""
+
     versions = serializers.SerializerMethodField()
 
     class Meta:
@@ -118,3 +127,8 @@ class PlanSerializer(serializers.ModelSerializer):
         # Prefetched by the selector: sorted here, not re-queried.
         versions = sorted(obj.versions.all(), key=lambda version: -version.version)
         return PlanVersionSerializer(versions, many=True).data
+
+
+class PlanListSerializer(serializers.Serializer):
+    results = PlanSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="Always null: every plan in one page.")

@@ -8,7 +8,13 @@ from rest_framework.views import APIView
 from accounts.tenancy import IsBillingStaff
 from core.api.schema import error_response
 from core.errors import NotFound
-from plans.api.serializers import PlanCreateSerializer, PlanSerializer, PlanVersionSerializer, VersionCreateSerializer
+from plans.api.serializers import (
+    PlanCreateSerializer,
+    PlanListSerializer,
+    PlanSerializer,
+    PlanVersionSerializer,
+    VersionCreateSerializer,
+)
 from plans.selectors.subscriptions import plan_get, plan_list
 from plans.services.catalog import plan_create, plan_version_create
 
@@ -16,7 +22,7 @@ from plans.services.catalog import plan_create, plan_version_create
 class PlansView(APIView):
     permission_classes = [IsBillingStaff]
 
-    @extend_schema(responses=PlanSerializer(many=True), summary="Every plan with its versions")
+    @extend_schema(responses=PlanListSerializer, summary="Every plan with its versions")
     def get(self, request):
         return Response({"results": PlanSerializer(plan_list(), many=True).data, "next": None})
 
