@@ -41,7 +41,10 @@ class PlanAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Bump version (a copy of the active version; the previous one is deactivated)")
+    @admin.action(
+        description="Bump version (a copy of the active version; the previous one is deactivated)",
+        permissions=["change"],
+    )
     def bump_version(self, request, queryset):
         for plan in queryset:
             try:

@@ -34,7 +34,12 @@ class AccountSubscriptionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Re-sync from Stripe (the live subscription overwrites ours)")
+    def has_billing_ops_permission(self, request) -> bool:
+        return request.user.has_perm("billing.billing_admin_ops")
+
+    @admin.action(
+        description="Re-sync from Stripe (the live subscription overwrites ours)", permissions=["billing_ops"]
+    )
     def resync_from_stripe(self, request, queryset):
         for subscription in queryset:
             try:
