@@ -19,6 +19,7 @@ from plans.selectors.subscriptions import account_subscription_for_platform_obje
 from plans.services.account_plan import CHECKOUT_KIND
 from plans.services.stripe_shapes import invoice_subscription_id, object_id
 from plans.services.subscription_state import (
+    ENDED,
     Stamp,
     customer_deleted_apply,
     invoice_apply,
@@ -83,6 +84,12 @@ def subscription_changed(event: WebhookEvent) -> None:
     )
     if row is None:
         _unknown(event, subscription)
+        return
+    if row.stripe_subscription_id not in ("", subscription.get("id")) and subscription.get("status") in ENDED:
+        # An earlier subscription of the customer, ended: it must not end the one the account pays for now.
+        logger.info(
+            "plans: %s about ended subscription %s, not the account's current one", event.type, subscription.get("id")
+        )
         return
     subscription_apply(account_subscription_id=row.pk, data=subscription, stamp=Stamp.of_event(event.payload))
 

@@ -208,3 +208,15 @@ def _has(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def test_an_ended_earlier_subscription_of_the_customer_does_not_end_the_current_one(
+    account, pro, our_customer, deliver_platform
+):
+    deliver_platform("customer.subscription.created", subscription(), created=T0)
+    ended = subscription(id="sub_earlier", status="canceled")
+    deliver_platform("customer.subscription.updated", ended, created=T0 + 10)
+    deliver_platform("customer.subscription.deleted", ended, created=T0 + 11)
+
+    current = row(account)
+    assert (current.plan.slug, current.stripe_subscription_id, current.status) == ("pro", SUBSCRIPTION, "active")
