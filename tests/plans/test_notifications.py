@@ -4,6 +4,7 @@ when a platform event changes the plan or the status, and not when nothing a mem
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.db import connections
 
 from accounts.notifications import account_group
 from plans.models import PlanVersion
@@ -25,6 +26,15 @@ def _setup(account):
 
 
 async def test_members_hear_subscription_updated_when_the_plan_or_status_changes(account, owner, deliver_platform):
+    try:
+        await _members_hear(account, owner, deliver_platform)
+    finally:
+        # The sync_to_async thread holds a database connection of its own: closed here, or PostgreSQL cannot drop
+        # the test database.
+        await sync_to_async(connections.close_all)()
+
+
+async def _members_hear(account, owner, deliver_platform):
     await sync_to_async(_setup)(account)
     token = await sync_to_async(token_for)(owner, account)
 
