@@ -207,6 +207,7 @@ CELERY_TASK_ROUTES = {
     "marketplace.provision_purchase": {"queue": "default"},
     "contacts_import.run_import_job": {"queue": "imports"},
     "contacts_import.sweep_import_jobs": {"queue": "imports"},
+    "plans.sync_checkout_subscription": {"queue": "webhooks"},
 }
 # Time limits (seconds). The soft limit raises SoftTimeLimitExceeded inside the task, whose own failure path
 # records it (a webhook handler's failure is retried; a sync resource goes on from its cursor); the hard limit
@@ -279,6 +280,11 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 PLANS_DEFAULT_SLUG = env_str("PLANS_DEFAULT_SLUG", "free") or "free"
 PLANS_DEFAULT_NAME = env_str("PLANS_DEFAULT_NAME", "Free") or "Free"
 PLANS_DEFAULT_WEEKLY_QUOTA = env_int("PLANS_DEFAULT_WEEKLY_QUOTA", 1000)
+# Where Stripe Checkout sends the account's user back (the SPA's pages); `{CHECKOUT_SESSION_ID}` is Stripe's.
+PLANS_CHECKOUT_SUCCESS_URL = env_str(
+    "PLANS_CHECKOUT_SUCCESS_URL", f"{PUBLIC_BASE_URL}/billing/plan?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
+)
+PLANS_CHECKOUT_CANCEL_URL = env_str("PLANS_CHECKOUT_CANCEL_URL", f"{PUBLIC_BASE_URL}/billing/plan?checkout=canceled")
 
 # --- The sync of an account's Stripe into its mirror (billing/stripe/sync.py). A resource's task retries Stripe's
 # 429 / 5xx this many times, waiting a full-jitter exponential backoff (base doubled per retry, capped, never less
@@ -359,6 +365,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RefundRequestStatusEnum": "billing.models.records.RefundRequest.Status",
         "ContactTypeEnum": "contacts_import.models.contact.Contact.Type",
+        "PlanIntervalEnum": "plans.api.serializers.INTERVALS",
+        "IntervalEnum": "billing.api.catalog.INTERVALS",  # named before plans brought another interval choice
     },
 }
 
