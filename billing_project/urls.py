@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/auth/", include("accounts.api.auth_urls")),
     path("api/v1/account/", include("accounts.api.urls")),
     path("api/v1/billing/", include("billing.api.urls")),
+    path("api/v1/metering/", include("metering.api.urls")),
     # Last: any other /api/ path is a JSON 404, whatever DEBUG says (core/api/error_views.py).
     re_path(r"^api/", api_not_found, name="api-not-found"),
 ]
