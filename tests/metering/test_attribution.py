@@ -69,7 +69,9 @@ def test_overflow_is_debited_from_the_extras_and_may_go_negative(account, pro):
     assert (week.meter_used, week.overflow_units) == (125, 25)
 
 
-def test_thresholds_are_sent_once_each_80_then_100_on_a_jump(account, pro, monkeypatch, django_capture_on_commit_callbacks):
+def test_thresholds_are_sent_once_each_80_then_100_on_a_jump(
+    account, pro, monkeypatch, django_capture_on_commit_callbacks
+):
     sent = record_notifications(monkeypatch)
     with django_capture_on_commit_callbacks(execute=True):
         attribute(account, "a", units(50))
@@ -126,7 +128,9 @@ def test_metering_off_does_nothing_and_says_so(account, pro, settings):
 
 
 def test_a_batch_applies_each_item_once_in_order(account, pro):
-    items = [AttributionInput(f"k{i}:initial", units(30)) for i in range(4)] + [AttributionInput("k0:initial", units(30))]
+    items = [AttributionInput(f"k{i}:initial", units(30)) for i in range(4)] + [
+        AttributionInput("k0:initial", units(30))
+    ]
     results = attributions_apply(account_id=account.pk, items=items)
     assert [(r.applied, r.units, r.extras_debited) for r in results] == [
         (True, 30, 0),
