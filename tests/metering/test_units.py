@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metering.units import BASE_CATEGORY, ZERO_COST_SKIPPED, BadCost, cap, units_from_costs
@@ -67,6 +67,7 @@ def test_under_the_cap_nothing_changes():
     assert cap({"a": 5}, 5).breakdown == {"a": 5}
 
 
+@settings(deadline=None)  # a shared, loaded machine: no per-example time limit
 @given(
     st.dictionaries(
         st.from_regex(r"[a-z]{1,6}", fullmatch=True),
@@ -84,6 +85,7 @@ def test_units_are_never_negative_and_the_breakdown_sums_to_them(costs, max_unit
     assert result.units <= max(max_units, 0)
 
 
+@settings(deadline=None)  # a shared, loaded machine: no per-example time limit
 @given(
     st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True), st.integers(0, 10**9), min_size=1, max_size=10),
     st.integers(min_value=0, max_value=10**6),
