@@ -7,7 +7,7 @@ the account's attributions apply one after another: replays are found under the 
 against the committed usage, and the unique (account, key) constraint backs it."""
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -41,7 +41,14 @@ class AttributionResult:
     reason: str = ""
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # By hand: dataclasses.asdict deep-copies, a measurable share of a batch of 1,000's time.
+        return {
+            "key": self.key,
+            "applied": self.applied,
+            "units": self.units,
+            "extras_debited": self.extras_debited,
+            "reason": self.reason,
+        }
 
 
 def attributions_apply(*, account_id, items: Sequence[AttributionInput], now=None) -> list[AttributionResult]:
