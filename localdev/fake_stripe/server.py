@@ -34,6 +34,7 @@ from localdev.fake_stripe import (
     isolation,
     keys,
     ledger,
+    money_events,
     payment_methods,
     payouts,
     prices,
@@ -67,6 +68,7 @@ def build_app() -> web.Application:
     isolation.install()
     subscription_prices.install()
     refunds.install()
+    money_events.install()  # after refunds: announces the guarded refunds
     declines.install()
     invoice_items.install()  # after subscription_prices: it extends the invoice lines' `price`
     ledger.install()

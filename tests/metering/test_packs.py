@@ -195,3 +195,38 @@ def test_refunds_and_disputes_of_other_payments_are_ignored(account):
     deliver("charge.refund.updated", {"id": "rf_z", "object": "refund", "amount": 5, "payment_intent": "pi_unknown"})
     deliver("charge.dispute.funds_withdrawn", {"id": "dp_z", "object": "dispute", "payment_intent": "pi_unknown"})
     assert not LedgerEntry.objects.exists()
+
+
+@pytest.fixture
+def platform_webhooks(stripe_server, platform):
+    """What the local Stripe delivers to an endpoint registered for the platform's objects."""
+    from tests.harness.webhook_receiver import WebhookReceiver
+
+    receiver = WebhookReceiver("whsec_metering_platform")
+    stripe_server.register_webhook("metering", receiver.url, receiver.secret)
+    yield receiver
+    receiver.close()
+
+
+def test_the_local_stripes_own_deliveries_credit_and_claw_back(
+    api, account, stripe_server, stripe_platform, platform_webhooks
+):
+    """The events as the local Stripe sends them (localdev/fake_stripe/money_events.py for the charge ones),
+    processed by our pipeline: the pack, a partial refund, a dispute won."""
+    session = buy(api, stripe_server)
+    completed = platform_webhooks.wait_for("checkout.session.completed", session["id"]).to_dict()
+    deliver("checkout.session.completed", completed["data"]["object"])
+    charge = charge_of(stripe_platform, session["payment_intent"])
+    refund(stripe_platform, session["payment_intent"], 100)
+    refunded = platform_webhooks.wait_for("charge.refunded", charge["id"]).to_dict()["data"]["object"]
+    assert refunded["payment_intent"] == session["payment_intent"]  # what the handler finds the pack by
+    deliver("charge.refunded", refunded)
+    assert balance_of(account) == 900
+    dispute = stripe_server.open_dispute(charge["id"], amount=100)
+    withdrawn = platform_webhooks.wait_for("charge.dispute.funds_withdrawn", dispute["id"]).to_dict()
+    deliver("charge.dispute.funds_withdrawn", withdrawn["data"]["object"])
+    assert balance_of(account) == 0  # the pack's units not already clawed back
+    stripe_server.close_dispute(dispute["id"], "won")
+    reinstated = platform_webhooks.wait_for("charge.dispute.funds_reinstated", dispute["id"]).to_dict()
+    deliver("charge.dispute.funds_reinstated", reinstated["data"]["object"])
+    assert balance_of(account) == 900
