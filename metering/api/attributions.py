@@ -4,7 +4,7 @@ otherwise cost more CPU than applying it (docs/metering.md, "Performance")."""
 
 import re
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,30 +49,53 @@ def _item(raw, where: str, problems: dict) -> AttributionInput | None:
     return AttributionInput(key=f"{history_id}:{step_key}", costs=costs)
 
 
-ITEM = inline_serializer(
-    "AttributionIn",
-    {
-        "history_id": serializers.RegexField(HISTORY_ID.pattern),
-        "step_key": serializers.RegexField(STEP_KEY.pattern, required=False, default="initial"),
-        "costs": serializers.DictField(
-            child=serializers.DecimalField(max_digits=30, decimal_places=12),
-            required=False,
-            help_text="Dollars per category. Missing, not finite or ≤ 0: skipped. Omitted: METER_RUN_BASE units.",
-        ),
+# The body as a raw schema: one attribution, or a batch of them (OpenAPI 3.0 cannot say that a cost's category
+# must match CATEGORY: a `costs` key outside it is a 400 naming it).
+_COST = {
+    "nullable": True,
+    "oneOf": [
+        {"type": "number"},
+        {"type": "string", "pattern": r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$"},
+    ],
+    "description": "Dollars, read as a decimal. Missing, null, not finite or ≤ 0: skipped.",
+}
+_ITEM = {
+    "type": "object",
+    "properties": {
+        "history_id": {"type": "string", "pattern": HISTORY_ID.pattern},
+        "step_key": {"type": "string", "pattern": STEP_KEY.pattern, "default": "initial"},
+        "costs": {
+            "type": "object",
+            "additionalProperties": _COST,
+            "description": "Category (letters, digits, `_`, `-`) → cost. Omitted: METER_RUN_BASE units.",
+        },
     },
-)
-RESULT = inline_serializer(
-    "AttributionResult",
-    {
-        "key": serializers.CharField(help_text="`{history_id}:{step_key}`."),
-        "applied": serializers.BooleanField(help_text="False: a replay (or metering off); nothing changed."),
-        "units": serializers.IntegerField(),
-        "extras_debited": serializers.IntegerField(help_text="Units past the weekly quota, taken from the extras."),
-        "reason": serializers.CharField(
-            help_text="`replay`, `meter_mode_off`, `zero_cost_skipped`, `capped` (MAX_UNITS_PER_OPERATION) or ''."
-        ),
-    },
-)
+    "required": ["history_id"],
+    "additionalProperties": False,
+}
+ATTRIBUTION_REQUEST = {
+    "oneOf": [
+        {"title": "One attribution", **_ITEM},
+        {
+            "title": "A batch",
+            "type": "object",
+            "properties": {"attributions": {"type": "array", "items": _ITEM, "minItems": 1, "maxItems": MAX_BATCH}},
+            "required": ["attributions"],
+            "additionalProperties": False,
+        },
+    ]
+}
+RESULT_FIELDS = {
+    "key": serializers.CharField(help_text="`{history_id}:{step_key}`."),
+    "applied": serializers.BooleanField(help_text="False: a replay (or metering off); nothing changed."),
+    "units": serializers.IntegerField(),
+    "extras_debited": serializers.IntegerField(help_text="Units past the weekly quota, taken from the extras."),
+    "reason": serializers.CharField(
+        help_text="`replay`, `meter_mode_off`, `zero_cost_skipped`, `capped` (MAX_UNITS_PER_OPERATION) or ''."
+    ),
+}
+RESULT = inline_serializer("AttributionResult", RESULT_FIELDS)
+RESULT_MANY = inline_serializer("AttributionResultItem", RESULT_FIELDS, many=True)
 
 
 class AttributionsView(APIView):
@@ -81,9 +104,13 @@ class AttributionsView(APIView):
     @extend_schema(
         summary="Attribute metered operations (one, or a batch of up to 1,000), each exactly once by its key",
         tags=["metering"],
-        request=ITEM,
+        request={"application/json": ATTRIBUTION_REQUEST},
         responses={
-            200: RESULT,
+            200: PolymorphicProxySerializer(
+                component_name="AttributionResponse",
+                serializers=[RESULT, inline_serializer("AttributionBatchResult", {"results": RESULT_MANY})],
+                resource_type_field_name=None,
+            ),
             400: error_response(INVALID + " Nothing is written when any item is invalid."),
             401: error_response(UNAUTHENTICATED),
             403: error_response(FORBIDDEN),

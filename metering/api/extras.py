@@ -3,7 +3,7 @@
 
 import re
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -40,14 +40,20 @@ ENTRY_FIELDS = {
 }
 
 
+class LedgerQuerySerializer(serializers.Serializer):
+    """The query parameters, for the schema (validated by `_whole`, which names each bad one)."""
+
+    page = serializers.IntegerField(required=False, min_value=1, max_value=999_999_999, help_text="From 1 (default 1).")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_LIMIT, help_text=f"1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."
+    )
+
+
 class ExtrasView(APIView):
     @extend_schema(
         summary="The extras balance and its ledger, newest first",
         tags=["metering"],
-        parameters=[
-            OpenApiParameter("page", int, description="From 1 (default 1)."),
-            OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."),
-        ],
+        parameters=[LedgerQuerySerializer],
         responses={
             200: inline_serializer(
                 "Extras",
