@@ -16,6 +16,7 @@ from fractions import Fraction
 CATEGORY = re.compile(r"^[a-zA-Z0-9_-]+$")
 BASE_CATEGORY = "base"  # the breakdown's bucket for an operation reported without costs
 ZERO_COST_SKIPPED = "zero_cost_skipped"
+MAX_COST = Decimal(10**9)  # dollars, for one category of one operation
 
 
 class BadCost(ValueError):
@@ -42,6 +43,9 @@ def parse_cost(value) -> Decimal | None:
         raise BadCost(f"A cost is a decimal number, not {value!r}.") from None
     if not cost.is_finite() or cost <= 0:
         return None
+    if cost > MAX_COST:
+        # A typo, not a cost; and 1e999999 dollars would overflow Decimal's context on the way to units.
+        raise BadCost(f"A cost above {MAX_COST:,} dollars is refused.")
     return cost
 
 

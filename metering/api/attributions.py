@@ -4,7 +4,7 @@ otherwise cost more CPU than applying it (docs/metering.md, "Performance")."""
 
 import re
 
-from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -66,8 +66,9 @@ _ITEM = {
         "step_key": {"type": "string", "pattern": STEP_KEY.pattern, "default": "initial"},
         "costs": {
             "type": "object",
+            "nullable": True,
             "additionalProperties": _COST,
-            "description": "Category (letters, digits, `_`, `-`) → cost. Omitted: METER_RUN_BASE units.",
+            "description": "Category (letters, digits, `_`, `-`) → cost. Null or omitted: METER_RUN_BASE units.",
         },
     },
     "required": ["history_id"],
@@ -85,17 +86,27 @@ ATTRIBUTION_REQUEST = {
         },
     ]
 }
-RESULT_FIELDS = {
-    "key": serializers.CharField(help_text="`{history_id}:{step_key}`."),
-    "applied": serializers.BooleanField(help_text="False: a replay (or metering off); nothing changed."),
-    "units": serializers.IntegerField(),
-    "extras_debited": serializers.IntegerField(help_text="Units past the weekly quota, taken from the extras."),
-    "reason": serializers.CharField(
-        help_text="`replay`, `meter_mode_off`, `zero_cost_skipped`, `capped` (MAX_UNITS_PER_OPERATION) or ''."
-    ),
-}
-RESULT = inline_serializer("AttributionResult", RESULT_FIELDS)
-RESULT_MANY = inline_serializer("AttributionResultItem", RESULT_FIELDS, many=True)
+
+
+class AttributionResultSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="`{history_id}:{step_key}`.")
+    applied = serializers.BooleanField(help_text="False: a replay (or metering off); nothing changed.")
+    units = serializers.IntegerField()
+    extras_debited = serializers.IntegerField(help_text="Units past the weekly quota, taken from the extras.")
+    reason = serializers.CharField(
+        allow_blank=True,
+        help_text="`replay`, `meter_mode_off`, `zero_cost_skipped`, `capped` (MAX_UNITS_PER_OPERATION) or ''.",
+    )
+
+    class Meta:
+        ref_name = "AttributionResult"
+
+
+class AttributionBatchResultSerializer(serializers.Serializer):
+    results = AttributionResultSerializer(many=True, help_text="One per item, in the order sent.")
+
+    class Meta:
+        ref_name = "AttributionBatchResult"
 
 
 class AttributionsView(APIView):
@@ -108,7 +119,7 @@ class AttributionsView(APIView):
         responses={
             200: PolymorphicProxySerializer(
                 component_name="AttributionResponse",
-                serializers=[RESULT, inline_serializer("AttributionBatchResult", {"results": RESULT_MANY})],
+                serializers=[AttributionResultSerializer, AttributionBatchResultSerializer],
                 resource_type_field_name=None,
             ),
             400: error_response(INVALID + " Nothing is written when any item is invalid."),

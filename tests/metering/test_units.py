@@ -46,7 +46,7 @@ def test_costs_that_are_all_zero_are_zero_units_recorded_as_skipped():
     assert (result.units, result.breakdown, result.reason) == (0, {}, ZERO_COST_SKIPPED)
 
 
-@pytest.mark.parametrize("bad", [True, [1], {"a": 1}, "abc", "1,5"])
+@pytest.mark.parametrize("bad", [True, [1], {"a": 1}, "abc", "1,5", "1e999999", 10**10])
 def test_a_cost_that_is_not_a_number_is_refused(bad):
     with pytest.raises(BadCost):
         compute({"gpu": bad})
