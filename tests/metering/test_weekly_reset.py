@@ -96,6 +96,12 @@ def test_beat_runs_the_reset_on_monday_midnight_utc_and_the_expiry_daily():
     expiry = PeriodicTask.objects.select_related("crontab").get(task="metering.expire_topups")
     assert (expiry.crontab.day_of_week, expiry.crontab.day_of_month, expiry.enabled) == ("*", "*", True)
     assert PeriodicTask.objects.filter(task="metering.check_weeks", enabled=True).exists()
+    from billing_project.celery import app
+
+    app.loader.import_default_modules()
+    names = set(PeriodicTask.objects.filter(name__startswith="metering:").values_list("task", flat=True))
+    assert names == {"metering.reset_due_weeks", "metering.expire_topups", "metering.check_weeks"}
+    assert names <= set(app.tasks)
 
 
 def test_metering_tasks_go_to_their_own_queue_which_every_worker_consumes():
