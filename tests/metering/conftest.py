@@ -18,10 +18,8 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def _ledger_check_after(request):
     yield
-    uses_db = {"db", "transactional_db"} & set(request.fixturenames)
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)
     if not uses_db or request.node.get_closest_marker("ledger_tampered"):
-        return
-    if request.node.get_closest_marker("django_db") is None and not uses_db:
         return
     out, err = io.StringIO(), io.StringIO()
     try:
