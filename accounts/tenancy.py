@@ -4,7 +4,9 @@
 `request.account` and `request.membership`; views read through selectors that take the account, so another
 account's object is a 404, never a 403 that confirms it exists."""
 
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from accounts.models import Membership
 from accounts.selectors import membership_get_active
@@ -38,6 +40,11 @@ class IsAccountAdmin(IsAccountMember):
             Membership.Role.OWNER,
             Membership.Role.ADMIN,
         )
+
+
+# The staff toolkit's views: a staff member's access token, or the session of their admin login (what the admin's
+# own pages call; DRF then checks CSRF on writes). JWT first, so an anonymous caller gets 401 with its challenge.
+STAFF_AUTHENTICATION = (JWTAuthentication, SessionAuthentication)
 
 
 class IsBillingStaff(BasePermission):

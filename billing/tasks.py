@@ -5,11 +5,17 @@ Each task has an explicit name, which its senders' constants and the beat rows (
 module moved or renamed must not strand the messages and schedules that name it. Names route to queues and
 carry time limits in settings (CELERY_TASK_ROUTES, CELERY_TASK_ANNOTATIONS)."""
 
+import logging
+from datetime import datetime
+
 from celery import shared_task
 
 from billing.stripe import sync
-from billing.webhooks import processing
+from billing.webhooks import backfill, operations, processing
 from core import errors
+from core.backoff import backoff_delay
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="billing.sync_resource", bind=True, max_retries=None, acks_late=True)
@@ -58,3 +64,42 @@ def sweep_sync_runs() -> dict:
     """Beat, every minute (PeriodicTask created by a migration): queues again the sync resources whose message
     was lost, and fails the runs that made no progress for BILLING_SYNC_STALE_MINUTES."""
     return sync.sync_runs_sweep()
+
+
+@shared_task(name="billing.backfill_webhook_events")
+def backfill_webhook_events() -> int:
+    """Beat, hourly (PeriodicTask created by a migration): one backfill task per source."""
+    return backfill.webhook_backfill_enqueue_all()
+
+
+@shared_task(name="billing.backfill_webhook_source", bind=True, max_retries=5, acks_late=True)
+def backfill_webhook_source(
+    self, relationship: str, account_id: str | None = None, since: str | None = None, until: str | None = None
+) -> dict:
+    """One source's Events API backfill (billing/webhooks/backfill.py); `since`/`until` (ISO) for a staff run over
+    a chosen range. Stripe's 429 and 5xx are retried with the one backoff; a source that cannot be read (its
+    connection gone, its key refused) is recorded on its WebhookBackfill row and reported, not retried."""
+    try:
+        return backfill.webhook_events_backfill(
+            relationship=relationship,
+            account_id=account_id,
+            since=datetime.fromisoformat(since) if since else None,
+            until=datetime.fromisoformat(until) if until else None,
+        ).as_dict()
+    except (errors.StripeRateLimited, errors.StripeUnavailable) as exc:
+        countdown = backoff_delay(self.request.retries, base=30, cap=900, retry_after=getattr(exc, "retry_after", None))
+        return self.retry(exc=exc, countdown=countdown, throw=not self.request.is_eager)
+    except errors.AppError as exc:
+        logger.warning("Backfill of %s %s failed: %s", relationship, account_id or "", exc)
+        return {"relationship": relationship, "account_id": account_id, "error": str(exc)}
+
+
+@shared_task(name="billing.replay_webhook_event", bind=True, max_retries=5, acks_late=True)
+def replay_webhook_event(self, event_pk: int) -> str:
+    """A replay asked for in the admin (operations.webhook_events_replay_queue): Stripe unavailable is retried with
+    the one backoff; the outcome is written on the event's row."""
+    try:
+        return operations.webhook_event_replay_queued(event_pk=event_pk, final=self.request.retries >= self.max_retries)
+    except errors.StripeUnavailable as exc:
+        countdown = backoff_delay(self.request.retries, base=10, cap=300, retry_after=getattr(exc, "retry_after", None))
+        return self.retry(exc=exc, countdown=countdown, throw=not self.request.is_eager)

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "billing",
     "plans",
     "metering",
+    "marketplace",
 ]
 
 MIDDLEWARE = [
@@ -198,12 +199,16 @@ CELERY_TASK_ROUTES = {
     "billing.process_webhook_events": {"queue": "webhooks"},
     "billing.process_webhook_event": {"queue": "webhooks"},
     "billing.sweep_webhook_events": {"queue": "webhooks"},
+    "billing.backfill_webhook_events": {"queue": "webhooks"},
+    "billing.backfill_webhook_source": {"queue": "webhooks"},
+    "billing.replay_webhook_event": {"queue": "webhooks"},
     "billing.sync_resource": {"queue": "sync"},
     "billing.sweep_sync_runs": {"queue": "default"},
     # Metering's weekly reset and daily sweeps (metering/tasks.py) on a queue of their own.
     "metering.reset_due_weeks": {"queue": "metering"},
     "metering.expire_topups": {"queue": "metering"},
     "metering.check_weeks": {"queue": "metering"},
+    "marketplace.provision_purchase": {"queue": "default"},
 }
 # Time limits (seconds). The soft limit raises SoftTimeLimitExceeded inside the task, whose own failure path
 # records it (a webhook handler's failure is retried; a sync resource goes on from its cursor); the hard limit
@@ -237,6 +242,10 @@ WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 10)
 WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600)
 WEBHOOK_CLAIM_LEASE_SECONDS = env_int("WEBHOOK_CLAIM_LEASE_SECONDS", 300)
 WEBHOOK_SWEEP_GRACE_SECONDS = env_int("WEBHOOK_SWEEP_GRACE_SECONDS", 120)
+# The Events API backfill (billing/webhooks/backfill.py): hourly, each source read back from where it was last
+# checked less this overlap, never more than this many days back (Stripe keeps events 30 days).
+WEBHOOK_BACKFILL_OVERLAP_SECONDS = env_int("WEBHOOK_BACKFILL_OVERLAP_SECONDS", 3600)
+WEBHOOK_BACKFILL_MAX_DAYS = env_int("WEBHOOK_BACKFILL_MAX_DAYS", 30)
 # A worker's batch: its message's events and other pending ones, up to this many (one claim, one commit).
 WEBHOOK_BATCH_MAX = env_int("WEBHOOK_BATCH_MAX", 500)
 # How long after intake stored its events a worker waits for more to join the batch (0: no wait).
@@ -254,6 +263,9 @@ WEBHOOK_INTAKE_QUEUE_MAX = env_int("WEBHOOK_INTAKE_QUEUE_MAX", 1000)
 
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", _dev_default(DEV_FIELD_ENCRYPTION_KEY))
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()
+# Where OneBalance top-ups take their exchange rate (marketplace/rates.py): a dotted path to `(currency) -> Quote`;
+# the default reads the ExchangeRate table staff maintain. Never a fetch at request time.
+MARKETPLACE_RATE_SOURCE = env_str("MARKETPLACE_RATE_SOURCE", "marketplace.rates.table_rate")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Our billing of accounts (plans/). Every account is on the default plan until it subscribes to another; the

@@ -1,7 +1,8 @@
 """The mirror of each account's Stripe: read-only (Stripe owns it; the sync and webhooks write it)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from accounts.models import Account
 from billing.admin.read_only import ReadOnlyAdmin
 from billing.models import (
     BalanceTransaction,
@@ -17,6 +18,8 @@ from billing.models import (
     Subscription,
     SubscriptionItem,
 )
+from billing.services.connection import connection_resync
+from core.errors import AppError
 
 
 class StripeMirrorAdmin(ReadOnlyAdmin):
@@ -25,6 +28,22 @@ class StripeMirrorAdmin(ReadOnlyAdmin):
     search_fields = ["stripe_id"]
     ordering = ["-created", "-id"]
     date_hierarchy = "created"
+    actions = ["resync_accounts"]
+
+    def has_billing_ops_permission(self, request):
+        return request.user.is_staff and request.user.has_perm("billing.billing_admin_ops")
+
+    @admin.action(description="Re-sync the Stripe of the selected rows' accounts", permissions=["billing_ops"])
+    def resync_accounts(self, request, queryset):
+        # One sync run per account (its tasks queued after commit), however many of its rows are selected.
+        accounts = Account.objects.filter(pk__in=queryset.values("account_id").distinct())
+        for account in accounts:
+            try:
+                run = connection_resync(account=account, user=request.user)
+            except AppError as exc:
+                self.message_user(request, f"{account.name}: {exc.message}", messages.WARNING)
+            else:
+                self.message_user(request, f"{account.name}: sync run {run.pk} started.", messages.SUCCESS)
 
 
 # model: (columns after the Stripe id and account, extra search fields, extra filters)
@@ -51,16 +70,16 @@ MIRROR_ADMIN = {
     ),
 }
 
-for _model, (_columns, _search, _filters) in MIRROR_ADMIN.items():
-    admin.site.register(
-        _model,
-        type(
-            f"{_model.__name__}Admin",
-            (StripeMirrorAdmin,),
-            {
-                "list_display": ["stripe_id", "account", *_columns, "created", "deleted"],
-                "search_fields": ["stripe_id", *_search],
-                "list_filter": [*_filters, "deleted", "livemode"],
-            },
-        ),
-    )
+
+def mirror_admin_attributes(model) -> dict:
+    columns, search, filters = MIRROR_ADMIN[model]
+    return {
+        "list_display": ["stripe_id", "account", *columns, "created", "deleted"],
+        "search_fields": ["stripe_id", *search],
+        "list_filter": [*filters, "deleted", "livemode"],
+    }
+
+
+# Charges have their own admin, with the refund form (billing/admin/charges.py).
+for _model in MIRROR_ADMIN.keys() - {Charge}:
+    admin.site.register(_model, type(f"{_model.__name__}Admin", (StripeMirrorAdmin,), mirror_admin_attributes(_model)))

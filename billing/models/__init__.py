@@ -1,7 +1,7 @@
 from billing.models.catalog import Price, Product
 from billing.models.connection import StripeConnection, SyncResource, SyncRun
 from billing.models.customers import Customer, PaymentMethod
-from billing.models.events import WebhookEvent
+from billing.models.events import WebhookBackfill, WebhookEvent
 from billing.models.payments import BalanceTransaction, Charge, Dispute, Invoice, Payout, Refund
 from billing.models.records import CustomerContactLink, CustomerNote, PaymentLink, RefundRequest
 from billing.models.subscriptions import Subscription, SubscriptionItem
@@ -26,5 +26,6 @@ __all__ = [
     "SubscriptionItem",
     "SyncResource",
     "SyncRun",
+    "WebhookBackfill",
     "WebhookEvent",
 ]

@@ -90,3 +90,38 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stripe_event_id} {self.type} ({self.relationship}, {self.status})"
+
+
+class WebhookBackfill(models.Model):
+    """How far Stripe's Events API has been checked for events we lack, per source: the platform (no account) or
+    an account's own Stripe (billing/webhooks/backfill.py). The next run lists from `checked_through` less an
+    overlap, so a window once checked is not listed again, and a run that failed leaves it where it was."""
+
+    relationship = models.CharField(max_length=10, choices=Relationship.choices)
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_backfills"
+    )
+    checked_through = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_listed = models.PositiveIntegerField(default=0)
+    last_fed = models.PositiveIntegerField(default=0)
+    total_fed = models.PositiveBigIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(relationship="account"), name="webhook_backfill_unique_account"
+            ),
+            models.UniqueConstraint(
+                fields=["relationship"], condition=Q(relationship="platform"), name="webhook_backfill_unique_platform"
+            ),
+            models.CheckConstraint(
+                condition=(Q(relationship="platform") & Q(account__isnull=True))
+                | (Q(relationship="account") & Q(account__isnull=False)),
+                name="webhook_backfill_account_matches_relationship",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"backfill {self.relationship} {self.account_id or ''}".strip()

@@ -119,15 +119,17 @@ def window_errors(window: Window, *, end_given: bool = True) -> dict[str, str]:
 
 
 # --- the queries: one per table, plus one for distinct paying customers ---------------------------------------
+# Stands for "every account" where a selector takes the account: staff's product-wide figures only (the admin's
+# index). A sentinel, not None, so that a missing account can never widen an account's own overview.
+ALL_ACCOUNTS = object()
+
+
 def _span(model, *, account, window: Window):
     """The model's rows of the account created in the window or the one before it, each with its local day."""
-    return (
-        model.objects.filter(
-            account=account, created__gte=window.previous.starts_at(), created__lt=window.ends_before()
-        )
-        .annotate(day=TruncDate("created", tzinfo=window.tz))
-        .order_by()
-    )
+    rows = model.objects.filter(created__gte=window.previous.starts_at(), created__lt=window.ends_before())
+    if account is not ALL_ACCOUNTS:
+        rows = rows.filter(account=account)
+    return rows.annotate(day=TruncDate("created", tzinfo=window.tz)).order_by()
 
 
 def _payments(queryset):
@@ -214,17 +216,7 @@ def _zero_day() -> dict:
 def revenue_overview(*, account, window: Window) -> dict:
     """The overview of `window` for the account, compared with `window.previous`. Five queries; the Python below
     adds up per-day rows (at most 2 x 366 per currency), never charges."""
-    # currency -> day -> figures, over both windows
-    days: dict[str, dict[date, dict]] = defaultdict(lambda: defaultdict(_zero_day))
-    for rows in (
-        _charges_by_day(account=account, window=window),
-        _refunds_by_day(account=account, window=window),
-        _disputes_by_day(account=account, window=window),
-    ):
-        for row in rows:
-            figures = days[row.pop("currency")][row.pop("day")]
-            for name, value in row.items():
-                figures[name] += value or 0
+    days = _daily_figures(account=account, window=window)
     paying = _paying_customers(account=account, window=window)
     new_customers = {row["day"]: row["new_customers"] for row in _new_customers_by_day(account=account, window=window)}
 
@@ -246,10 +238,50 @@ def revenue_overview(*, account, window: Window) -> dict:
     }
 
 
+def _daily_figures(*, account, window: Window) -> dict[str, dict[date, dict]]:
+    """currency -> day -> the additive figures (net volume included), over the window and the one before."""
+    days: dict[str, dict[date, dict]] = defaultdict(lambda: defaultdict(_zero_day))
+    for rows in (
+        _charges_by_day(account=account, window=window),
+        _refunds_by_day(account=account, window=window),
+        _disputes_by_day(account=account, window=window),
+    ):
+        for row in rows:
+            figures = days[row.pop("currency")][row.pop("day")]
+            for name, value in row.items():
+                figures[name] += value or 0
+    for by_day in days.values():
+        for figures in by_day.values():
+            figures["net_volume"] = (
+                figures["gross_volume"] - figures["refunds_amount"] - figures["disputes_lost_amount"]
+            )
+    return days
+
+
+def product_volume(*, window: Window) -> list[dict]:
+    """Gross and net volume per day of the window across every account's mirror (the staff's admin index), per
+    currency, the largest gross volume first: `[{"currency", "gross_volume", "net_volume", "daily": [{"date",
+    "gross_volume", "net_volume"}]}]`. The same definitions as an account's overview; three queries."""
+    dates = window.dates()
+    volumes = []
+    for currency, by_day in _daily_figures(account=ALL_ACCOUNTS, window=window).items():
+        daily = [
+            {"date": day, "gross_volume": by_day[day]["gross_volume"], "net_volume": by_day[day]["net_volume"]}
+            if day in by_day
+            else {"date": day, "gross_volume": 0, "net_volume": 0}
+            for day in dates
+        ]
+        gross = sum(d["gross_volume"] for d in daily)
+        net = sum(d["net_volume"] for d in daily)
+        if gross or net:
+            volumes.append({"currency": currency, "gross_volume": gross, "net_volume": net, "daily": daily})
+    volumes.sort(key=lambda v: (-v["gross_volume"], v["currency"]))
+    return volumes
+
+
 def _currency_overview(currency: str, by_day: dict[date, dict], paying: dict, *, window: Window, dates) -> dict:
     current, previous = _zero_day(), _zero_day()
     for day, figures in by_day.items():
-        figures["net_volume"] = figures["gross_volume"] - figures["refunds_amount"] - figures["disputes_lost_amount"]
         totals = current if day >= window.start else previous
         for name in DAILY_FIELDS:
             totals[name] += figures[name]

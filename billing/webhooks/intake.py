@@ -175,10 +175,27 @@ def _log_refused(delivery: Delivery, error: errors.AppError) -> None:
 
 def webhook_event_store(*, event: dict, relationship: str, account: Account | None) -> Receipt:
     """Stores an event that did not come through an endpoint (a replay of an event we never received)."""
-    fields = envelope.event_fields(payload=b"", event=event)
-    stored = _store([(0, _row(fields, relationship, account.pk if account else None, timezone.now()))])
-    pks = tuple(pk for _, pk in stored)
-    return Receipt(stripe_event_id=fields["stripe_event_id"], stored=pks, duplicates=1 - len(pks))
+    return webhook_events_store(events=[event], relationship=relationship, account=account)[0]
+
+
+def webhook_events_store(*, events: Sequence[dict], relationship: str, account: Account | None) -> list[Receipt]:
+    """Stores events fetched from Stripe's API rather than delivered (a replay, the Events API backfill): the same
+    rows, the same one insert and the same processing as a delivery, so an event is stored once however it came."""
+    now = timezone.now()
+    account_id = account.pk if account else None
+    rows = [
+        (index, _row(envelope.event_fields(payload=b"", event=event), relationship, account_id, now))
+        for index, event in enumerate(events)
+    ]
+    stored = dict(_store(rows))
+    return [
+        Receipt(
+            stripe_event_id=row.stripe_event_id,
+            stored=(stored[index],) if index in stored else (),
+            duplicates=0 if index in stored else 1,
+        )
+        for index, row in rows
+    ]
 
 
 # --- storing ---------------------------------------------------------------------------------------------------

@@ -10,11 +10,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
-from billing.models import StripeConnection, WebhookEvent
+from billing.models import WebhookEvent
 from billing.relationships import Relationship
-from billing.stripe.client import StripeClient
 from billing.webhooks.intake import webhook_event_store
 from billing.webhooks.processing import PROCESS_EVENT_TASK, claim_lease
+from billing.webhooks.sources import client_for
 from core import errors
 from core.queue import enqueue_on_commit
 
@@ -23,20 +23,12 @@ logger = logging.getLogger(__name__)
 Status = WebhookEvent.Status
 
 
-def _client_for(relationship: str, account: Account | None) -> StripeClient:
-    """The client of the relationship the event belongs to: the account's own Stripe, or the platform's."""
-    if relationship == Relationship.PLATFORM:
-        return StripeClient.for_platform()
-    connection = StripeConnection.objects.filter(account=account).first()
-    return StripeClient.for_connection(connection)
-
-
 def webhook_event_replay(*, stripe_event_id: str, account: Account | None = None) -> WebhookEvent:
     """Fetches the event again from Stripe (the account's connection when `account` is given, else the
     platform) and processes it again from scratch: attempts reset, errors cleared. An event we never received
     is stored and processed. Raises NotFound / Stripe errors, or Conflict while a worker holds the event."""
     relationship = Relationship.of(account)
-    fresh = _client_for(relationship, account).retrieve_event(stripe_event_id)
+    fresh = client_for(relationship, account).retrieve_event(stripe_event_id)
     existing = WebhookEvent.objects.filter(
         relationship=relationship, account=account, stripe_event_id=stripe_event_id
     ).first()
@@ -50,7 +42,7 @@ def webhook_event_replay(*, stripe_event_id: str, account: Account | None = None
 
 def webhook_event_replay_row(*, event: WebhookEvent) -> WebhookEvent:
     """Replay of a stored event (the admin action)."""
-    fresh = _client_for(event.relationship, event.account).retrieve_event(event.stripe_event_id)
+    fresh = client_for(event.relationship, event.account).retrieve_event(event.stripe_event_id)
     return _reset_for_replay(event, fresh)
 
 
@@ -97,3 +89,33 @@ def webhook_dead_letters_purge(*, event_pks) -> int:
     """The admin action: deletes those of the given events that are dead letters, and only those."""
     deleted, _ = WebhookEvent.objects.filter(pk__in=list(event_pks), status=Status.DEAD).delete()
     return deleted
+
+
+REPLAY_TASK = "billing.replay_webhook_event"
+
+
+def webhook_events_replay_queue(*, event_pks) -> int:
+    """The admin's replay: one task per event, sent after commit, so that the page answers at once and no Stripe
+    call happens inside the request; each row shows the outcome when its task is done."""
+    pks = list(WebhookEvent.objects.filter(pk__in=list(event_pks)).values_list("pk", flat=True))
+    for pk in pks:
+        enqueue_on_commit(REPLAY_TASK, pk)
+    return len(pks)
+
+
+def webhook_event_replay_queued(*, event_pk: int, final: bool = True) -> str:
+    """A queued replay. Stripe's refusal (a revoked key, an event Stripe no longer keeps) or a worker holding the
+    event is written on the row for staff to see; Stripe unavailable is raised for the task to retry, and written
+    too once it is the last try (`final`)."""
+    event = WebhookEvent.objects.select_related("account").filter(pk=event_pk).first()
+    if event is None:
+        return "gone"  # purged meanwhile
+    try:
+        webhook_event_replay_row(event=event)
+    except errors.AppError as exc:
+        if isinstance(exc, errors.StripeUnavailable) and not final:
+            raise
+        WebhookEvent.objects.filter(pk=event_pk).update(last_error=f"Replay failed: {exc.message}")
+        logger.warning("Replay of webhook event %s failed: %s", event.stripe_event_id, exc.message)
+        return "failed"
+    return "replayed"

@@ -113,7 +113,27 @@ def _with_listeners(handler: Handler | None, listeners: tuple[Handler, ...]) -> 
 
     names = [getattr(f, "__qualname__", type(f).__name__) for f in ((handler,) if handler else ()) + listeners]
     run.__name__ = run.__qualname__ = " + ".join(names)
+    run.handler, run.listeners = handler, listeners
+    if hasattr(handler, "apply_many"):
+        # The handler's batch form still applies its events together; the listeners then run per event.
+        run.apply_many = _listening_batch_form(handler.apply_many)
     return run
+
+
+@functools.cache
+def _listening_batch_form(apply_many: Callable) -> Callable:
+    """A batch form over (handler with listeners, event) pairs: the handlers' shared batch form on the handlers'
+    pairs, then each event's listeners. One per batch form, so that a batch's events whose handlers share a batch
+    form stay together whichever listeners they have."""
+
+    def apply_with_listeners(pairs) -> None:
+        apply_many([(run.handler, event) for run, event in pairs])
+        for run, event in pairs:
+            for listener in run.listeners:
+                listener(event)
+
+    apply_with_listeners.__name__ = f"{getattr(apply_many, '__name__', 'apply_many')} + listeners"
+    return apply_with_listeners
 
 
 def registered(relationship: str | None = None) -> dict[tuple[str, str], Handler]:

@@ -40,6 +40,7 @@ from localdev.fake_stripe import (
     prices,
     refunds,
     replaced_routes,
+    setup_intents,
     subscription_prices,
 )
 from localdev.fake_stripe.persistence import disable_disk_persistence
@@ -72,6 +73,7 @@ def build_app() -> web.Application:
     declines.install()
     invoice_items.install()  # after subscription_prices: it extends the invoice lines' `price`
     ledger.install()
+    setup_intents.install()
     for module in (keys, faults, prices, checkout, checkout_completion, checkout_page, accounts, control):
         module.install(app)
     for module in (invoices, invoice_page, disputes, payouts, backdate, payment_methods):

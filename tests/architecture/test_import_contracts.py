@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["core", "accounts", "billing", "plans", "metering", "billing_project", "localdev"]
+PACKAGES = ["core", "accounts", "billing", "plans", "metering", "marketplace", "billing_project", "localdev"]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -60,6 +60,8 @@ def tree_copy(tmp_path_factory) -> Path:
         ("accounts/models.py", "import metering.weeks", "accounts know nothing of billing"),
         ("localdev/demo.py", "from metering.api import urls", "no other app imports metering's api"),
         ("billing/webhooks/registry.py", "import metering.handlers", "the webhook handler registry imports no"),
+        ("marketplace/models/store.py", "from marketplace.services import store", "marketplace: api, admin, tasks"),
+        ("billing/services/catalog.py", "import marketplace.models", "billing and accounts know nothing of the"),
     ],
 )
 def test_a_broken_contract_fails_the_check(tree_copy, module, offending_import, contract):

@@ -176,3 +176,44 @@ def test_a_batch_larger_than_the_backends_parameter_limit_is_applied_whole(conne
     again = [mirror.EventObject(connected, customer(n, email="new@x.com"), f"evt_M{n}", T0 + 1) for n in range(700)]
     assert len(mirror.apply_event_objects(again)) == 700
     assert set(Customer.objects.filter(account=connected).values_list("email", flat=True)) == {"new@x.com"}
+
+
+def test_a_listener_keeps_the_mirror_handlers_batch_form(connected):
+    """A listener on a mirrored type (the marketplace listens to payment events) leaves the mirror's batch form in
+    place: the batch is still applied in a few statements, and the listener hears every event once."""
+    from billing.webhooks import registry
+    from tests.helpers.handlers import listening
+
+    process([stored(connected, "customer.created", customer(n), T0) for n in range(30)])
+    events = [stored(connected, "customer.updated", customer(n, name=f"Renamed {n}"), T0 + 1) for n in range(30)]
+    heard = []
+
+    with listening("account", "customer.updated", lambda event: heard.append(event.stripe_event_id)):
+        assert hasattr(registry.handler_for("account", "customer.updated"), "apply_many")
+        with CaptureQueriesContext(connection) as queries:
+            outcomes = process(events)
+
+    assert {o.status for o in outcomes.values()} == {Status.PROCESSED}
+    assert sorted(heard) == sorted(e.stripe_event_id for e in events)
+    assert len(queries) <= 12, [q["sql"][:80] for q in queries.captured_queries]
+    assert {c.name for c in Customer.objects.filter(account=connected)} == {f"Renamed {n}" for n in range(30)}
+
+
+def test_a_failing_listener_in_a_batch_fails_only_its_own_event(connected):
+    from tests.helpers.handlers import listening
+
+    process([stored(connected, "customer.created", customer(n), T0) for n in range(3)])
+    events = [stored(connected, "customer.updated", customer(n, name=f"Renamed {n}"), T0 + 1) for n in range(3)]
+    bad = events[1].stripe_event_id
+
+    def listener(event):
+        if event.stripe_event_id == bad:
+            raise RuntimeError("listener fault")
+
+    with listening("account", "customer.updated", listener):
+        outcomes = process(events)
+
+    assert outcomes[events[1].pk].status == Status.FAILED
+    assert {outcomes[e.pk].status for e in (events[0], events[2])} == {Status.PROCESSED}
+    names = dict(Customer.objects.filter(account=connected).values_list("stripe_id", "name"))
+    assert names["cus_B1"] != "Renamed 1" and names["cus_B0"] == "Renamed 0"

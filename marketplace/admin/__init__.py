@@ -1,0 +1,1 @@
+from marketplace.admin import balance, store  # noqa: F401
