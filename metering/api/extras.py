@@ -60,9 +60,9 @@ class ExtrasView(APIView):
                 {
                     "balance": serializers.IntegerField(help_text="Units; negative when overflow exceeded the packs."),
                     "total": serializers.IntegerField(help_text="Entries in the ledger."),
-                    "entries": inline_serializer("LedgerEntry", ENTRY_FIELDS, many=True),
+                    "entries": inline_serializer("ExtrasLedgerEntry", ENTRY_FIELDS, many=True),
                     "topups": inline_serializer(
-                        "ActiveTopup",
+                        "ExtrasActiveTopup",
                         many=True,
                         fields={
                             "pack_id": serializers.CharField(),
@@ -87,7 +87,7 @@ class ExtrasView(APIView):
         return Response(extras_ledger_page(account=request.account, page=page, limit=limit))
 
 
-class CheckoutSerializer(StrictSerializer):
+class ExtrasCheckoutSerializer(StrictSerializer):
     pack_id = serializers.CharField(max_length=64, help_text="A credit pack of METERING_CREDIT_PACKS.")
 
 
@@ -98,7 +98,7 @@ class ExtrasCheckoutView(APIView):
     @extend_schema(
         summary="Buy a credit pack: a Stripe Checkout URL (owners and admins)",
         tags=["metering"],
-        request=CheckoutSerializer,
+        request=ExtrasCheckoutSerializer,
         responses={
             201: inline_serializer(
                 "ExtrasCheckout",
@@ -115,7 +115,7 @@ class ExtrasCheckoutView(APIView):
         },
     )
     def post(self, request):
-        body = CheckoutSerializer(data=request.data)
+        body = ExtrasCheckoutSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return Response(
             extras_checkout_create(account=request.account, pack_id=body.validated_data["pack_id"]), status=201

@@ -28,11 +28,11 @@ class UsageView(APIView):
         tags=["metering"],
         responses={
             200: inline_serializer(
-                "Usage",
+                "MeteringUsage",
                 {
                     "meter_mode": serializers.BooleanField(help_text="False: metering is off (BILLING_METER_MODE)."),
-                    "current": inline_serializer("UsageWeek", WEEK_FIELDS),
-                    "past": inline_serializer("PastUsageWeek", WEEK_FIELDS, many=True),
+                    "current": inline_serializer("MeteringUsageWeek", WEEK_FIELDS),
+                    "past": inline_serializer("MeteringPastUsageWeek", WEEK_FIELDS, many=True),
                 },
             ),
             401: error_response(UNAUTHENTICATED),
