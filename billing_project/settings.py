@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "plans",
     "metering",
     "marketplace",
+    "contacts_import",
 ]
 
 MIDDLEWARE = [
@@ -193,7 +194,7 @@ CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 # every queue unless told otherwise (`-Q`); production can give `webhooks` workers of its own. Tasks are routed
 # by their explicit names (billing/tasks.py); anything unrouted goes to `default`. Later apps add theirs
 # (`imports`, `metering`) here.
-CELERY_TASK_QUEUES = [Queue("webhooks"), Queue("sync"), Queue("default"), Queue("metering")]
+CELERY_TASK_QUEUES = [Queue("webhooks"), Queue("sync"), Queue("imports"), Queue("default"), Queue("metering")]
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "billing.process_webhook_events": {"queue": "webhooks"},
@@ -209,6 +210,9 @@ CELERY_TASK_ROUTES = {
     "metering.expire_topups": {"queue": "metering"},
     "metering.check_weeks": {"queue": "metering"},
     "marketplace.provision_purchase": {"queue": "default"},
+    "contacts_import.run_import_job": {"queue": "imports"},
+    "contacts_import.sweep_import_jobs": {"queue": "imports"},
+    "plans.sync_checkout_subscription": {"queue": "webhooks"},
 }
 # Time limits (seconds). The soft limit raises SoftTimeLimitExceeded inside the task, whose own failure path
 # records it (a webhook handler's failure is retried; a sync resource goes on from its cursor); the hard limit
@@ -222,6 +226,14 @@ CELERY_TASK_ANNOTATIONS = {
         "time_limit": env_int("BILLING_SYNC_TASK_TIME_LIMIT", 360),
     }
 }
+# Contact imports (contacts_import/services/run.py, docs/contacts-import.md): a run hands over to a new message
+# after SLICE seconds of pages; a running job whose heartbeat is older than STALE seconds lost its worker and is
+# taken over from its cursor; Stripe failures are retried with the one backoff, at most MAX_RETRIES in a row.
+CONTACTS_IMPORT_SLICE_SECONDS = env_int("CONTACTS_IMPORT_SLICE_SECONDS", 60)
+CONTACTS_IMPORT_STALE_SECONDS = env_int("CONTACTS_IMPORT_STALE_SECONDS", 300)
+CONTACTS_IMPORT_MAX_RETRIES = env_int("CONTACTS_IMPORT_MAX_RETRIES", 8)
+CONTACTS_IMPORT_RETRY_BASE_SECONDS = env_int("CONTACTS_IMPORT_RETRY_BASE_SECONDS", 2)
+CONTACTS_IMPORT_RETRY_MAX_SECONDS = env_int("CONTACTS_IMPORT_RETRY_MAX_SECONDS", 300)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -273,6 +285,11 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 PLANS_DEFAULT_SLUG = env_str("PLANS_DEFAULT_SLUG", "free") or "free"
 PLANS_DEFAULT_NAME = env_str("PLANS_DEFAULT_NAME", "Free") or "Free"
 PLANS_DEFAULT_WEEKLY_QUOTA = env_int("PLANS_DEFAULT_WEEKLY_QUOTA", 1000)
+# Where Stripe Checkout sends the account's user back (the SPA's pages); `{CHECKOUT_SESSION_ID}` is Stripe's.
+PLANS_CHECKOUT_SUCCESS_URL = env_str(
+    "PLANS_CHECKOUT_SUCCESS_URL", f"{PUBLIC_BASE_URL}/billing/plan?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
+)
+PLANS_CHECKOUT_CANCEL_URL = env_str("PLANS_CHECKOUT_CANCEL_URL", f"{PUBLIC_BASE_URL}/billing/plan?checkout=canceled")
 
 # --- Metering and the extras ledger (metering/, METERING.md, docs/metering.md). Off: attributions and resets do
 # nothing and say so. Costs are dollars per category; one dollar is DOLLARS_TO_UNIT_RATIO units (times the plan
@@ -311,7 +328,7 @@ BILLING_SYNC_SLICE_SECONDS = env_int("BILLING_SYNC_SLICE_SECONDS", 60)
 # the longest retry delay plus the longest a task may run, or a waiting retry would run twice. Computed here
 # so that raising a retry cap raises it too (margin: 10 minutes).
 BROKER_VISIBILITY_TIMEOUT_SECONDS = (
-    max(WEBHOOK_RETRY_MAX_SECONDS, BILLING_SYNC_RETRY_MAX_SECONDS)
+    max(WEBHOOK_RETRY_MAX_SECONDS, BILLING_SYNC_RETRY_MAX_SECONDS, CONTACTS_IMPORT_RETRY_MAX_SECONDS)
     + max([CELERY_TASK_TIME_LIMIT] + [limits["time_limit"] for limits in CELERY_TASK_ANNOTATIONS.values()])
     + 600
 )
@@ -366,6 +383,9 @@ SPECTACULAR_SETTINGS = {
     # Choice sets that share a field name ("status") get names of their own, not a hash.
     "ENUM_NAME_OVERRIDES": {
         "RefundRequestStatusEnum": "billing.models.records.RefundRequest.Status",
+        "ContactTypeEnum": "contacts_import.models.contact.Contact.Type",
+        "PlanIntervalEnum": "plans.api.serializers.INTERVALS",
+        "IntervalEnum": "billing.api.catalog.INTERVALS",  # named before plans brought another interval choice
     },
 }
 

@@ -9,12 +9,13 @@ def seed_demo(out=print) -> None:
     from billing.models import StripeConnection, SyncRun
     from billing.stripe.sync import sync_start
     from core.errors import Conflict
-    from localdev import demo
+    from localdev import demo, demo_plans
 
     account, user = demo.ensure_demo_account()
     seeded = demo.seed_local_stripe()
     demo.record_payment_links(account, user, seeded.pop("payment_link_invoices", []))
     out(f"demo account {account.id} ({account.name}), login {user.username}; stripe: {seeded}")
+    demo_plans.seed_plans(out)
     from localdev.demo_metering import seed_metering
 
     out(f"demo metering: {seed_metering(account)}")

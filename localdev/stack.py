@@ -25,7 +25,7 @@ class Stop(Exception):
 
 # Every queue of CELERY_TASK_QUEUES (billing_project/settings.py): the development stack's one worker does all
 # the work; production may give `webhooks` workers of their own.
-WORKER_QUEUES = ("webhooks", "sync", "default", "metering")
+WORKER_QUEUES = ("webhooks", "sync", "imports", "default", "metering")
 WORKER_COMMAND = ["-m", "celery", "-A", "billing_project", "worker", "-l", "INFO", "-Q", ",".join(WORKER_QUEUES)]
 
 
@@ -118,6 +118,9 @@ def _print_banner(host: str, port: int) -> None:
         f"  Health     {base}/healthz\n"
         f"  Websocket  ws://{host}:{port}/ws/notifications/?token=<access JWT>\n"
         f"  Login      {DEMO_USERNAME} / {DEMO_PASSWORD}   (POST {base}/api/v1/auth/token/)\n"
+        f"  Contacts   import the demo account's Stripe customers: POST {base}/api/v1/contacts/imports/\n"
+        f'             {{"type": "person", "new_contact": true, "mappings": {{"name": "name", "phone": "phone"}}}}\n'
+        f"             then GET it (or watch {base}/admin/contacts_import/importjob/); docs/contacts-import.md\n"
         f"  Ctrl-C stops everything.\n",
         flush=True,
     )

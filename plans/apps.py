@@ -8,4 +8,4 @@ class PlansConfig(AppConfig):
 
     def ready(self) -> None:
         # Every account has its AccountSubscription from its creation on (the default plan, no Stripe call).
-        from plans import receivers  # noqa: F401
+        from plans import handlers, receivers  # noqa: F401  (the platform's webhook handlers register here)

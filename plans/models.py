@@ -86,6 +86,9 @@ class AccountSubscription(models.Model):
     last_subscription_event_id = models.CharField(max_length=255, blank=True, default="")
     last_invoice_event_created = models.DateTimeField(null=True, blank=True)
     last_invoice_event_id = models.CharField(max_length=255, blank=True, default="")
+    # The Stripe price of the subscription when it maps to no plan version: the account stays on its last known
+    # plan (never a silent downgrade) and staff see why here (and in the error log).
+    unknown_price_id = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,1 +1,32 @@
 """Thin Celery tasks of our billing of accounts (sent by name; see docs/architecture.md)."""
+
+from celery import shared_task
+
+from core.backoff import backoff_delay
+from core.errors import StripeUnavailable
+from plans.services.resync import checkout_subscription_sync
+from plans.services.stripe_shapes import timestamp
+from plans.services.subscription_state import Stamp
+
+MAX_RETRIES = 8
+
+
+@shared_task(name="plans.sync_checkout_subscription", bind=True, max_retries=MAX_RETRIES)
+def sync_checkout_subscription(
+    self, *, account_subscription_id: int, subscription_id: str, event_created: int, event_id: str
+) -> bool:
+    """A completed checkout's subscription, retrieved from the platform's Stripe and applied (retried while Stripe
+    is unreachable)."""
+    try:
+        return checkout_subscription_sync(
+            account_subscription_id=account_subscription_id,
+            subscription_id=subscription_id,
+            stamp=Stamp(created=timestamp(event_created), event_id=event_id),
+        )
+    except StripeUnavailable as exc:
+        raise self.retry(
+            exc=exc,
+            countdown=backoff_delay(
+                self.request.retries, base=2, cap=300, retry_after=getattr(exc, "retry_after", None)
+            ),
+        ) from exc

@@ -41,6 +41,7 @@ from localdev.fake_stripe import (
     refunds,
     replaced_routes,
     setup_intents,
+    subscription_lifecycle,
     subscription_prices,
 )
 from localdev.fake_stripe.persistence import disable_disk_persistence
@@ -68,6 +69,7 @@ def build_app() -> web.Application:
     events.install()
     isolation.install()
     subscription_prices.install()
+    subscription_lifecycle.install()  # after subscription_prices: it wraps the same update
     refunds.install()
     money_events.install()  # after refunds: announces the guarded refunds
     declines.install()
@@ -78,6 +80,7 @@ def build_app() -> web.Application:
         module.install(app)
     for module in (invoices, invoice_page, disputes, payouts, backdate, payment_methods):
         module.install(app)
+    subscription_lifecycle.install_routes(app)
 
     auth_index = app.middlewares.index(localstripe.server.auth_middleware)
     app.middlewares[auth_index] = _without_key_for(WITHOUT_API_KEY, localstripe.server.auth_middleware)

@@ -1,1 +1,3 @@
-"""The staff's admin for plans, versions and account subscriptions."""
+"""The staff's admin for our billing of accounts; importing the modules registers their pages."""
+
+from plans.admin import plans, subscriptions  # noqa: F401

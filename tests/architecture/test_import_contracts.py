@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["core", "accounts", "billing", "plans", "metering", "marketplace", "billing_project", "localdev"]
+PACKAGES = [
+    "core",
+    "accounts",
+    "billing",
+    "plans",
+    "marketplace",
+    "contacts_import",
+    "metering",
+    "billing_project",
+    "localdev",
+]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -62,6 +72,14 @@ def tree_copy(tmp_path_factory) -> Path:
         ("billing/webhooks/registry.py", "import metering.handlers", "the webhook handler registry imports no"),
         ("marketplace/models/store.py", "from marketplace.services import store", "marketplace: api, admin, tasks"),
         ("billing/services/catalog.py", "import marketplace.models", "billing and accounts know nothing of the"),
+        ("billing/services/customer_billing.py", "import contacts_import.models", "billing and everything beneath"),
+        ("contacts_import/mapping.py", "from contacts_import import models", "contacts_import/mapping.py is pure"),
+        (
+            "contacts_import/models/contact.py",
+            "from contacts_import.services import jobs",
+            "contacts_import: api, admin",
+        ),
+        ("contacts_import/services/run.py", "from contacts_import import tasks", "nothing imports the tasks modules"),
     ],
 )
 def test_a_broken_contract_fails_the_check(tree_copy, module, offending_import, contract):

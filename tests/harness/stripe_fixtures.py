@@ -97,6 +97,11 @@ class FakeStripeServer:
         """Pays the session as a customer would; returns the completed session."""
         return self._control("POST", f"/_test/checkout/sessions/{session_id}/complete")
 
+    def renew_subscription(self, subscription_id: str, *, fail: bool = False) -> dict:
+        """Bills the subscription's next period now, paid by its customer's card or declined (`fail`); returns
+        the subscription (localdev/fake_stripe/subscription_lifecycle.py)."""
+        return self._control("POST", f"/_test/subscriptions/{subscription_id}/renew", {"fail": fail})
+
     def open_dispute(self, charge: str, **fields) -> dict:
         """Opens a dispute on the charge as its owner (`amount`, `reason`, `status`: needs_response, under_review,
         won, lost, ..., `created`); returns the dispute."""

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from billing.models import Customer, CustomerContactLink, Invoice, PaymentMethod, Subscription, SubscriptionItem
 from billing.services import customer_billing
 from billing.stripe.mirror import upsert_objects
+from contacts_import.models import Contact
 from tests.helpers.threads import run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -613,8 +614,15 @@ def test_subscription_filters_and_a_constant_number_of_queries(api, live, django
 # --- the link to a CRM contact ------------------------------------------------------------------------------
 
 
+def _contacts(account, *ids):
+    """Contacts with these ids in the account: contacts_import's check refuses a link to any other."""
+    for contact_id in ids:
+        Contact.objects.create(pk=contact_id, account=account, type="person", email=f"c{contact_id}@example.com")
+
+
 def test_link_and_unlink_a_contact(api, live, stripe):
     customer_id = _customer(api)
+    _contacts(live, 4821, 77)
     url = f"{CUSTOMERS}{customer_id}/contact/"
 
     linked = api.put(url, {"contact_id": "4821"}, format="json")
@@ -664,6 +672,7 @@ def test_a_registered_contact_check_refuses_an_unknown_contact(api, live, stripe
 
 def test_contact_links_need_no_stripe_and_any_member_may_set_them(api, member_api, live, stripe, stripe_server):
     customer_id = _customer(api)
+    _contacts(live, 9)
     stripe_server.fail_next("/v1/", 500, count=50)  # the link is ours: Stripe is not called
 
     assert member_api.put(f"{CUSTOMERS}{customer_id}/contact/", {"contact_id": "9"}, format="json").status_code == 200

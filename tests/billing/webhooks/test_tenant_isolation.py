@@ -171,7 +171,7 @@ def assert_good_ones_processed(poisoner, other) -> None:
     assert rows["evt_good_other"].account_id == other.pk and rows["evt_good_other"].status == "processed"
     assert rows["evt_good_mine"].account_id == poisoner.pk and rows["evt_good_mine"].status == "processed"
     (platform,) = (row for row in rows.values() if row.relationship == "platform")
-    assert platform.status == "ignored"  # processed: no platform handler is registered yet
+    assert platform.status == "processed"  # plans' handler: an invoice of no subscription, nothing to do
     assert Customer.objects.filter(account=other, stripe_id="cus_OTHER").exists()
     assert Customer.objects.filter(account=poisoner, stripe_id="cus_MINE").exists()
 
