@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "plans",
+    "metering",
     "marketplace",
     "contacts_import",
 ]
@@ -193,7 +194,7 @@ CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 # every queue unless told otherwise (`-Q`); production can give `webhooks` workers of its own. Tasks are routed
 # by their explicit names (billing/tasks.py); anything unrouted goes to `default`. Later apps add theirs
 # (`imports`, `metering`) here.
-CELERY_TASK_QUEUES = [Queue("webhooks"), Queue("sync"), Queue("imports"), Queue("default")]
+CELERY_TASK_QUEUES = [Queue("webhooks"), Queue("sync"), Queue("imports"), Queue("default"), Queue("metering")]
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "billing.process_webhook_events": {"queue": "webhooks"},
@@ -204,6 +205,10 @@ CELERY_TASK_ROUTES = {
     "billing.replay_webhook_event": {"queue": "webhooks"},
     "billing.sync_resource": {"queue": "sync"},
     "billing.sweep_sync_runs": {"queue": "default"},
+    # Metering's weekly reset and daily sweeps (metering/tasks.py) on a queue of their own.
+    "metering.reset_due_weeks": {"queue": "metering"},
+    "metering.expire_topups": {"queue": "metering"},
+    "metering.check_weeks": {"queue": "metering"},
     "marketplace.provision_purchase": {"queue": "default"},
     "contacts_import.run_import_job": {"queue": "imports"},
     "contacts_import.sweep_import_jobs": {"queue": "imports"},
@@ -285,6 +290,20 @@ PLANS_CHECKOUT_SUCCESS_URL = env_str(
     "PLANS_CHECKOUT_SUCCESS_URL", f"{PUBLIC_BASE_URL}/billing/plan?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
 )
 PLANS_CHECKOUT_CANCEL_URL = env_str("PLANS_CHECKOUT_CANCEL_URL", f"{PUBLIC_BASE_URL}/billing/plan?checkout=canceled")
+
+# --- Metering and the extras ledger (metering/, METERING.md, docs/metering.md). Off: attributions and resets do
+# nothing and say so. Costs are dollars per category; one dollar is DOLLARS_TO_UNIT_RATIO units (times the plan
+# version's ratio); an operation reported without costs is METER_RUN_BASE units; one is capped at
+# MAX_UNITS_PER_OPERATION. Credit packs (bought from the platform's Stripe): pack id → units, price in cents,
+# currency, days until the units expire.
+BILLING_METER_MODE = env_bool("BILLING_METER_MODE", True)
+DOLLARS_TO_UNIT_RATIO = env_int("DOLLARS_TO_UNIT_RATIO", 1000)
+METER_RUN_BASE = env_int("METER_RUN_BASE", 1)
+MAX_UNITS_PER_OPERATION = env_int("MAX_UNITS_PER_OPERATION", 1_000_000)
+METERING_CREDIT_PACKS = {
+    "extras-1k": {"units": 1_000, "price_cents": 1_000, "currency": "usd", "expiry_days": 90},
+    "extras-10k": {"units": 10_000, "price_cents": 9_000, "currency": "usd", "expiry_days": 365},
+}
 
 # --- The sync of an account's Stripe into its mirror (billing/stripe/sync.py). A resource's task retries Stripe's
 # 429 / 5xx this many times, waiting a full-jitter exponential backoff (base doubled per retry, capped, never less

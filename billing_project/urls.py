@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/billing/store/", include((store_patterns, "marketplace"))),
     path("api/v1/billing/balance/", include((balance_patterns, "marketplace-balance"))),
     path("api/v1/billing/", include("billing.api.urls")),
+    path("api/v1/metering/", include("metering.api.urls")),
     path("api/v1/admin/billing/", include("billing.api.staff_urls")),
     path("api/v1/contacts/", include("contacts_import.api.urls")),
     path("api/v1/admin/billing/", include((plans_urls.staff_patterns, "plans_staff"))),

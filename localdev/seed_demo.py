@@ -16,6 +16,9 @@ def seed_demo(out=print) -> None:
     demo.record_payment_links(account, user, seeded.pop("payment_link_invoices", []))
     out(f"demo account {account.id} ({account.name}), login {user.username}; stripe: {seeded}")
     demo_plans.seed_plans(out)
+    from localdev.demo_metering import seed_metering
+
+    out(f"demo metering: {seed_metering(account)}")
     initialized = StripeConnection.objects.filter(account=account, initialized=True).exists()
     # The local Stripe keeps nothing across runs: freshly seeded data means the mirror must follow it.
     if seeded["seeded"] or not initialized:

@@ -25,7 +25,7 @@ class Stop(Exception):
 
 # Every queue of CELERY_TASK_QUEUES (billing_project/settings.py): the development stack's one worker does all
 # the work; production may give `webhooks` workers of their own.
-WORKER_QUEUES = ("webhooks", "sync", "imports", "default")
+WORKER_QUEUES = ("webhooks", "sync", "imports", "default", "metering")
 WORKER_COMMAND = ["-m", "celery", "-A", "billing_project", "worker", "-l", "INFO", "-Q", ",".join(WORKER_QUEUES)]
 
 

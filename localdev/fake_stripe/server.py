@@ -34,6 +34,7 @@ from localdev.fake_stripe import (
     isolation,
     keys,
     ledger,
+    money_events,
     payment_methods,
     payouts,
     prices,
@@ -70,6 +71,7 @@ def build_app() -> web.Application:
     subscription_prices.install()
     subscription_lifecycle.install()  # after subscription_prices: it wraps the same update
     refunds.install()
+    money_events.install()  # after refunds: announces the guarded refunds
     declines.install()
     invoice_items.install()  # after subscription_prices: it extends the invoice lines' `price`
     ledger.install()

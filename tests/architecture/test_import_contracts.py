@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["core", "accounts", "billing", "plans", "marketplace", "contacts_import", "billing_project", "localdev"]
+PACKAGES = [
+    "core",
+    "accounts",
+    "billing",
+    "plans",
+    "marketplace",
+    "contacts_import",
+    "metering",
+    "billing_project",
+    "localdev",
+]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -53,6 +63,13 @@ def tree_copy(tmp_path_factory) -> Path:
         ("core/queue.py", "from billing_project import celery", "no app imports billing_project"),
         ("billing/services/customers.py", "import plans.models", "billing (the account's own Stripe) knows nothing"),
         ("plans/models.py", "from plans.services import defaults", "plans: api, admin, tasks and commands above"),
+        ("metering/units.py", "from metering import models", "metering: api, admin, tasks and commands above"),
+        ("metering/services/ledger.py", "from metering.selectors import checks", "metering: api, admin, tasks"),
+        ("plans/services/defaults.py", "import metering.models", "billing and plans know nothing of metering"),
+        ("billing/handlers.py", "import metering.services.extras", "billing and plans know nothing of metering"),
+        ("accounts/models.py", "import metering.weeks", "accounts know nothing of billing"),
+        ("localdev/demo.py", "from metering.api import urls", "no other app imports metering's api"),
+        ("billing/webhooks/registry.py", "import metering.handlers", "the webhook handler registry imports no"),
         ("marketplace/models/store.py", "from marketplace.services import store", "marketplace: api, admin, tasks"),
         ("billing/services/catalog.py", "import marketplace.models", "billing and accounts know nothing of the"),
         ("billing/services/customer_billing.py", "import contacts_import.models", "billing and everything beneath"),

@@ -36,7 +36,7 @@ def test_webhook_and_sync_work_never_share_a_queue():
     routes = settings.CELERY_TASK_ROUTES
     assert {routes[name]["queue"] for name in SENT if "webhook" in name} == {"webhooks"}
     assert routes[SYNC_RESOURCE_TASK]["queue"] == "sync"
-    assert set(configured_queues()) == {"webhooks", "sync", "imports", "default"}
+    assert set(configured_queues()) == {"webhooks", "sync", "imports", "default", "metering"}
 
 
 def test_the_development_worker_and_the_test_worker_consume_every_queue():

@@ -27,13 +27,16 @@ pytestmark = [pytest.mark.contract, pytest.mark.django_db(transaction=True)]
 SEED = 20251002
 # Operations that refuse, on meaning, requests the schema cannot tell from good ones: a wrong old password, a payment
 # link's due date not in the future (OpenAPI has no "after today"), an overview's end before its start or more than
-# 366 days after it, a contact import's mapping naming fields that do not exist. Their answer is a documented 400
-# naming the field, so for them alone a schema-valid request may get a 400; every other check still runs on them.
+# 366 days after it, a contact import's mapping naming fields that do not exist, an attribution's cost category
+# outside its pattern. Their answer is a documented 400 naming the field, so for them alone a schema-valid request
+# may get a 400; every other check still runs on them.
 REFUSED_ON_MEANING = (
     ("POST", "/api/v1/auth/password/"),
     ("POST", "/api/v1/billing/payment-links/"),
     ("GET", "/api/v1/billing/overview/"),
     ("POST", "/api/v1/contacts/imports/"),
+    # A cost's category must match ^[a-zA-Z0-9_-]+$: OpenAPI 3.0 has no `propertyNames` to say so.
+    ("POST", "/api/v1/metering/attributions/"),
 )
 POSITIVE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 EXAMPLES_PER_OPERATION = 25

@@ -1,0 +1,4 @@
+from metering.models.extras import Consumption, ExtrasBalance, LedgerEntry, Topup
+from metering.models.usage import Attribution, UsageWeek
+
+__all__ = ["Attribution", "Consumption", "ExtrasBalance", "LedgerEntry", "Topup", "UsageWeek"]
