@@ -12,11 +12,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from billing.admin.read_only import ReadOnlyAdmin
 from billing.models import StripeConnection, WebhookBackfill
 from billing.relationships import Relationship
 from billing.webhooks.backfill import BACKFILL_SOURCE_TASK
 from core.queue import enqueue
+from core.read_only_admin import ReadOnlyAdmin
 
 PLATFORM_CHOICE = "platform"
 

@@ -3,7 +3,6 @@
 from django.contrib import admin, messages
 
 from accounts.models import Account
-from billing.admin.read_only import ReadOnlyAdmin
 from billing.models import (
     BalanceTransaction,
     Charge,
@@ -20,6 +19,7 @@ from billing.models import (
 )
 from billing.services.connection import connection_resync
 from core.errors import AppError
+from core.read_only_admin import ReadOnlyAdmin
 
 
 class StripeMirrorAdmin(ReadOnlyAdmin):

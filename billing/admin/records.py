@@ -3,8 +3,8 @@ customers. Read-only for staff: each is an account's own record (and a refund's 
 
 from django.contrib import admin
 
-from billing.admin.read_only import ReadOnlyAdmin
 from billing.models import CustomerContactLink, CustomerNote, PaymentLink, RefundRequest
+from core.read_only_admin import ReadOnlyAdmin
 
 
 @admin.register(RefundRequest)

@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 
-from billing.admin.read_only import ReadOnlyAdmin
 from billing.models import SyncResource, SyncRun
+from core.read_only_admin import ReadOnlyAdmin
 
 
 class SyncResourceInline(admin.TabularInline):

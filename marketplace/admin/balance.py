@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.errors import AppError
-from marketplace.admin.read_only import ReadOnlyAdmin
+from core.read_only_admin import ReadOnlyAdmin
 from marketplace.models import Balance, ExchangeRate, LedgerEntry, TopUp
 from marketplace.services.balance import balance_adjust
 

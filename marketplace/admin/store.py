@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from marketplace.admin.read_only import ReadOnlyAdmin
+from core.read_only_admin import ReadOnlyAdmin
 from marketplace.models import Purchase, StoreCustomer, StorePrice, StoreProduct
 
 

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
-from metering.admin.base import ReadOnlyAdmin
+from core.read_only_admin import ReadOnlyAdmin
 from metering.models import ExtrasBalance, LedgerEntry, Topup
 from metering.services.extras import extras_adjust
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from metering.admin.base import ReadOnlyAdmin
+from core.read_only_admin import ReadOnlyAdmin
 from metering.models import Attribution, UsageWeek
 
 
