@@ -30,3 +30,11 @@ def sync_checkout_subscription(
                 self.request.retries, base=2, cap=300, retry_after=getattr(exc, "retry_after", None)
             ),
         ) from exc
+
+
+@shared_task(name="plans.run_dunning")
+def run_dunning() -> dict:
+    """Daily (beat): past_due too long → unpaid on the default plan (plans/services/dunning.py)."""
+    from plans.services.dunning import dunning_run
+
+    return dunning_run()
