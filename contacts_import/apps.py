@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class ContactsImportConfig(AppConfig):
     name = "contacts_import"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = "Contacts and their import"
 
     def ready(self) -> None:
         # Billing lives beneath this app and never imports it: it offers a hook so that linking a Stripe customer

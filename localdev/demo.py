@@ -17,6 +17,7 @@ from localdev.demo_data import (
     CUSTOMERS,
     DEMO_ACCOUNT_NAME,
     DEMO_PASSWORD,
+    DEMO_STRIPE_ACCOUNT,
     DEMO_STRIPE_KEY,
     DEMO_USERNAME,
     DEMO_WEBHOOK_SECRET,
@@ -53,8 +54,9 @@ def ensure_demo_account() -> tuple[Account, object]:
     StripeConnection.objects.update_or_create(
         account=account,
         defaults={
-            "auth_mode": StripeConnection.AuthMode.SECRET_KEY,
+            "auth_mode": StripeConnection.AuthMode.CONNECT,
             "secret_key": DEMO_STRIPE_KEY,
+            "stripe_user_id": DEMO_STRIPE_ACCOUNT,
             "webhook_secret": DEMO_WEBHOOK_SECRET,
             "connected_by": user,
         },
@@ -64,7 +66,7 @@ def ensure_demo_account() -> tuple[Account, object]:
 
 def seed_local_stripe() -> dict:
     """Fills the local Stripe with demo objects unless it already holds some (it keeps nothing across runs)."""
-    stripe = StripeClient.for_credentials(secret_key=DEMO_STRIPE_KEY)
+    stripe = StripeClient.for_credentials(secret_key=DEMO_STRIPE_KEY, stripe_user_id=DEMO_STRIPE_ACCOUNT)
     existing, _ = stripe.list_page("/v1/customers", limit=1)
     if existing:
         return {"seeded": False}

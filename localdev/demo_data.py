@@ -4,6 +4,10 @@ DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"  # development only: created only with BILLING_DEV_DEFAULTS=1
 DEMO_ACCOUNT_NAME = "Demo Agency"
 DEMO_STRIPE_KEY = "sk_test_demo_agency_local_stripe_key"
+# The demo account's own Stripe is a connected account of the local Stripe (Connect), so that its objects and
+# events stay apart from the platform's, which bills the demo account (SPEC §0): the local Stripe tells accounts
+# apart by `Stripe-Account`, not by key.
+DEMO_STRIPE_ACCOUNT = "acct_1DemoAgencyLocal"
 DEMO_WEBHOOK_SECRET = "whsec_demo_agency_local"
 
 CATALOGUE = [

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from localdev.demo_data import (
     DAYS,
+    DEMO_STRIPE_ACCOUNT,
     DISPUTES,
     PAYMENT_AMOUNTS,
     PAYMENT_LINKS,
@@ -25,7 +26,9 @@ DAY = 24 * 3600
 
 def _control(path: str, payload: dict) -> dict | None:
     """A control route of the local Stripe; None when it refuses (400), e.g. a payout with nothing to pay out."""
-    response = requests.post(f"{settings.STRIPE_API_BASE}/_test/{path}", json=payload, timeout=30)
+    # As the demo account (its objects are a connected account's): the control routes act as the caller.
+    headers = {"Stripe-Account": DEMO_STRIPE_ACCOUNT}
+    response = requests.post(f"{settings.STRIPE_API_BASE}/_test/{path}", json=payload, headers=headers, timeout=30)
     if response.status_code == 400:
         return None
     response.raise_for_status()
@@ -96,7 +99,13 @@ def seed_payments(stripe, customers: list[dict], currencies: dict[str, str], pri
             status = "in_transit" if latest else ("failed" if len(payouts) == 1 else "paid")
             payout = _control(
                 "payouts",
-                {"currency": currency, "charges": swept, "status": status, "created": window_end + DAY},
+                {
+                    "currency": currency,
+                    "charges": swept,
+                    "status": status,
+                    "created": window_end + DAY,
+                    "stripe_account": DEMO_STRIPE_ACCOUNT,  # the route takes the payer from its body
+                },
             ) if swept else None  # fmt: skip
             if payout is not None:
                 payouts.append(payout)

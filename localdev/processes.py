@@ -34,7 +34,8 @@ class ProcessGroup:
         self.children: list[tuple[str, subprocess.Popen]] = []
 
     def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-        process = subprocess.Popen(args, env=env, start_new_session=True)
+        preexec = _dies_with(os.getpid()) if sys.platform == "linux" else None
+        process = subprocess.Popen(args, env=env, start_new_session=True, preexec_fn=preexec)
         self.children.append((name, process))
         return process
 
@@ -61,6 +62,23 @@ class ProcessGroup:
         for _, process in self.children:
             _signal_group(process, signal.SIGKILL)  # grandchildren a child left behind
         self.children.clear()
+
+
+def _dies_with(parent_pid: int):
+    """In the child, before it runs its program: the kernel sends it SIGTERM when the stack's process dies, however
+    it dies. `stop()` covers an orderly end; this covers a stack killed outright (SIGKILL, an OOM kill, a test
+    runner's timeout), whose workers would otherwise live on and, reconnecting to the next stack's Redis on the same
+    port, take its messages."""
+
+    def set_parent_death_signal() -> None:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the stack died before the signal was armed
+            os._exit(1)
+
+    return set_parent_death_signal
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
