@@ -209,6 +209,8 @@ CELERY_TASK_ROUTES = {
     "contacts_import.sweep_import_jobs": {"queue": "imports"},
     "plans.sync_checkout_subscription": {"queue": "webhooks"},
     "plans.run_dunning": {"queue": "default"},
+    "plans.run_reconciliation": {"queue": "default"},
+    "plans.force_sync_divergence": {"queue": "default"},
 }
 # Time limits (seconds). The soft limit raises SoftTimeLimitExceeded inside the task, whose own failure path
 # records it (a webhook handler's failure is retried; a sync resource goes on from its cursor); the hard limit

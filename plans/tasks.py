@@ -38,3 +38,19 @@ def run_dunning() -> dict:
     from plans.services.dunning import dunning_run
 
     return dunning_run()
+
+
+@shared_task(name="plans.run_reconciliation")
+def run_reconciliation() -> dict:
+    """Weekly (beat, Sunday 03:00 UTC): our subscriptions vs the platform's Stripe; differences recorded only."""
+    from plans.services.reconciliation import reconciliation_run
+
+    return reconciliation_run()
+
+
+@shared_task(name="plans.force_sync_divergence")
+def force_sync_divergence(*, divergence_id: int) -> str:
+    """Staff's force sync of one divergence (queued by the admin action): Stripe → DB, then resolved."""
+    from plans.services.reconciliation import divergence_force_sync
+
+    return divergence_force_sync(divergence_id=divergence_id)

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from billing.stripe.client import StripeClient
 from core.errors import Conflict, StripeError, StripeRejected, StripeUnavailable
-from plans.models import AccountSubscription
+from plans.models import AccountSubscription, PlanVersion
 from plans.services.defaults import account_subscription_ensure
 from plans.services.resync import RESYNC_EVENT_ID
 from plans.services.stripe_shapes import object_id, subscription_period, subscription_price_id
@@ -34,16 +34,32 @@ def ours(subscription: AccountSubscription) -> dict:
     }
 
 
-def stripe_side(live: dict | None, customer: dict | None = None) -> dict:
+def plan_slug_by_price() -> dict[str, str]:
+    """Every price of every plan version → the plan's slug, in one query (reconciliation maps pages with it)."""
+    slugs: dict[str, str] = {}
+    for month, year, slug in PlanVersion.objects.order_by("version").values_list(
+        "stripe_price_month", "stripe_price_year", "plan__slug"
+    ):
+        for price in (month, year):
+            if price:
+                slugs[price] = slug
+    return slugs
+
+
+def stripe_side(live: dict | None, customer: dict | None = None, *, slugs: dict[str, str] | None = None) -> dict:
     """Stripe's subscription in our terms (`plan` is the slug its price maps to, None when it maps to none)."""
     if live is None:
         return {"customer": customer, "subscription": None}
     price = subscription_price_id(live)
-    version = version_for_price(price)
+    if slugs is not None:
+        slug = slugs.get(price)
+    else:
+        version = version_for_price(price)
+        slug = version.plan.slug if version else None
     _, end = subscription_period(live)
     return {
         "status": live.get("status"),
-        "plan": version.plan.slug if version else None,
+        "plan": slug,
         "price": price,
         "stripe_customer_id": object_id(live.get("customer")),
         "stripe_subscription_id": live.get("id") or "",

@@ -96,3 +96,10 @@ def test_the_beat_runs_dunning_daily():
 
     task = PeriodicTask.objects.get(task="plans.run_dunning")
     assert (task.crontab.hour, task.crontab.minute, task.enabled) == ("4", "0", True)
+
+
+def test_the_beat_reconciles_on_sundays_at_three_utc():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="plans.run_reconciliation")
+    assert (task.crontab.day_of_week, task.crontab.hour, task.crontab.minute) == ("0", "3", "0")
