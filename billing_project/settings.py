@@ -211,6 +211,7 @@ CELERY_TASK_ROUTES = {
     "plans.run_dunning": {"queue": "default"},
     "plans.run_reconciliation": {"queue": "default"},
     "plans.force_sync_divergence": {"queue": "default"},
+    "plans.resync_account_subscription": {"queue": "default"},
 }
 # Time limits (seconds). The soft limit raises SoftTimeLimitExceeded inside the task, whose own failure path
 # records it (a webhook handler's failure is retried; a sync resource goes on from its cursor); the hard limit

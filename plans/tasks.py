@@ -54,3 +54,13 @@ def force_sync_divergence(*, divergence_id: int) -> str:
     from plans.services.reconciliation import divergence_force_sync
 
     return divergence_force_sync(divergence_id=divergence_id)
+
+
+@shared_task(name="plans.resync_account_subscription")
+def resync_account_subscription(*, account_subscription_id: int) -> bool:
+    """Staff's re-sync of one account subscription (queued by the admin action)."""
+    from plans.models import AccountSubscription
+    from plans.services.resync import account_subscription_resync
+
+    subscription = AccountSubscription.objects.filter(pk=account_subscription_id).first()
+    return bool(subscription) and account_subscription_resync(account_subscription=subscription)
