@@ -213,6 +213,10 @@ CELERY_TASK_ROUTES = {
     "contacts_import.run_import_job": {"queue": "imports"},
     "contacts_import.sweep_import_jobs": {"queue": "imports"},
     "plans.sync_checkout_subscription": {"queue": "webhooks"},
+    "plans.run_dunning": {"queue": "default"},
+    "plans.run_reconciliation": {"queue": "default"},
+    "plans.force_sync_divergence": {"queue": "default"},
+    "plans.resync_account_subscription": {"queue": "default"},
 }
 # Time limits (seconds). The soft limit raises SoftTimeLimitExceeded inside the task, whose own failure path
 # records it (a webhook handler's failure is retried; a sync resource goes on from its cursor); the hard limit
@@ -437,3 +441,6 @@ def _refuse_unsafe_secrets() -> None:
 
 
 _refuse_unsafe_secrets()
+
+# Dunning (plans/services/dunning.py): past_due for longer than this many days → unpaid, on the default plan.
+BILLING_DUNNING_DAYS = env_int("BILLING_DUNNING_DAYS", 14)

@@ -103,3 +103,73 @@ class AccountSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} on {self.plan_version}"
+
+
+class PlatformRefund(models.Model):
+    """A refund staff made of a platform charge (a plan invoice, an extras pack) through the toolkit
+    (`POST /api/v1/admin/billing/refunds/`): the row is claimed before Stripe is called (`refund_request_id` unique),
+    so the same id twice, even at once, refunds once; it records who asked and why, and what Stripe answered."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    request_id = models.CharField(max_length=255, unique=True)
+    charge_id = models.CharField(max_length=255)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    amount = models.BigIntegerField(null=True, blank=True)  # minor units; null asked for what was left
+    currency = models.CharField(max_length=3, blank=True, default="")
+    reason = models.CharField(max_length=40)
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    refund_stripe_id = models.CharField(max_length=255, blank=True, default="")
+    refunded_amount = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__isnull=True) | Q(amount__gt=0), name="platform_refund_amount")
+        ]
+        indexes = [models.Index(fields=["charge_id"], name="platform_refund_charge")]
+
+    def __str__(self) -> str:
+        return f"Platform refund {self.request_id} of {self.charge_id} ({self.status})"
+
+
+class Divergence(models.Model):
+    """A difference between our billing of accounts and the platform's Stripe (or metering's ledger), found by the
+    weekly reconciliation or by dunning: recorded and logged, never corrected by itself; staff resolve it (a force
+    sync from the admin)."""
+
+    class Kind(models.TextChoices):
+        SUBSCRIPTION = "subscription"  # our AccountSubscription vs Stripe's live subscription
+        METER_EXTRAS = "meter_extras"  # extras debited in a week vs the week's overflow (METERING.md)
+        DUNNING = "dunning"  # dunning could not move an account: a desync
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    subscription = models.ForeignKey(
+        AccountSubscription, null=True, blank=True, on_delete=models.SET_NULL, related_name="divergences"
+    )
+    ours = models.JSONField(default=dict, blank=True)
+    theirs = models.JSONField(default=dict, blank=True, help_text="Stripe's side (or metering's, for meter_extras).")
+    fields = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "kind"], name="divergence_status_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} divergence of {self.account_id} ({self.status})"

@@ -1,10 +1,9 @@
 """Accounts' subscriptions: read-only (the platform's Stripe owns them, webhooks keep them), with a re-sync."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from core.errors import AppError
+from core.queue import enqueue_on_commit
 from plans.models import AccountSubscription
-from plans.services.resync import account_subscription_resync
 
 
 @admin.register(AccountSubscription)
@@ -38,14 +37,13 @@ class AccountSubscriptionAdmin(admin.ModelAdmin):
         return request.user.has_perm("billing.billing_admin_ops")
 
     @admin.action(
-        description="Re-sync from Stripe (the live subscription overwrites ours)", permissions=["billing_ops"]
+        description="Re-sync from Stripe (the live subscription overwrites ours; queued)", permissions=["billing_ops"]
     )
     def resync_from_stripe(self, request, queryset):
-        for subscription in queryset:
-            try:
-                synced = account_subscription_resync(account_subscription=subscription)
-            except AppError as error:
-                self.message_user(request, f"{subscription.account}: {error.message}", messages.ERROR)
-            else:
-                note = "re-synced" if synced else "no Stripe subscription: nothing to sync"
-                self.message_user(request, f"{subscription.account}: {note}.")
+        # One queued task per row (after commit): the page answers at once, never a Stripe call per row here.
+        ids = list(queryset.exclude(stripe_subscription_id="").values_list("pk", flat=True))
+        for account_subscription_id in ids:
+            enqueue_on_commit("plans.resync_account_subscription", account_subscription_id=account_subscription_id)
+        skipped = queryset.count() - len(ids)
+        note = f" ({skipped} without a Stripe subscription: nothing to sync)" if skipped else ""
+        self.message_user(request, f"{len(ids)} re-sync(s) queued{note}; refresh to see the result.")

@@ -5,7 +5,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.tenancy import IsBillingStaff
+from accounts.tenancy import STAFF_AUTHENTICATION, IsBillingStaff
 from core.api.schema import error_response
 from core.errors import NotFound
 from plans.api.serializers import (
@@ -20,6 +20,7 @@ from plans.services.catalog import plan_create, plan_version_create
 
 
 class PlansView(APIView):
+    authentication_classes = STAFF_AUTHENTICATION
     permission_classes = [IsBillingStaff]
 
     @extend_schema(responses=PlanListSerializer, summary="Every plan with its versions")
@@ -44,6 +45,7 @@ class PlansView(APIView):
 
 
 class PlanVersionsView(APIView):
+    authentication_classes = STAFF_AUTHENTICATION
     permission_classes = [IsBillingStaff]
 
     @extend_schema(

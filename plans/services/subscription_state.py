@@ -228,3 +228,21 @@ def invoice_apply(*, account_subscription_id: int, paid: bool, stamp: Stamp) -> 
         fields += ["status", "past_due_since"]
         _save(subscription, before, fields, previous_version=subscription.plan_version)
         return True
+
+
+def subscription_dunning_apply(*, account_subscription_id: int, past_due_before: datetime) -> bool:
+    """Dunning: still past_due since before `past_due_before` → unpaid, on the default plan (metering rotates the
+    week through `plan_changed`; the members are told). False when the row moved on meanwhile (paid, or later).
+    `past_due_since` stays: it dates when the account stopped paying."""
+    with transaction.atomic():
+        subscription = locked(account_subscription_id)
+        if subscription.status != Status.PAST_DUE or not subscription.past_due_since:
+            return False
+        if subscription.past_due_since >= past_due_before:
+            return False
+        before = (subscription.plan_version_id, subscription.status)
+        previous_version = subscription.plan_version
+        fields = _move_to(subscription, default_plan_version())
+        subscription.status = Status.UNPAID
+        _save(subscription, before, [*fields, "status"], previous_version=previous_version)
+        return True
