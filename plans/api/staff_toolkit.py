@@ -69,7 +69,7 @@ class CancelResultSerializer(SyncResultSerializer):
     stripe_status = serializers.CharField()
 
 
-class RefundCreateSerializer(StrictSerializer):
+class PlatformRefundCreateSerializer(StrictSerializer):
     charge_id = serializers.RegexField(r"^(ch|py)_[A-Za-z0-9_]{1,250}$")
     amount = serializers.IntegerField(
         min_value=1, required=False, allow_null=True, help_text="Minor units; none: all that is left."
@@ -154,7 +154,7 @@ class RefundsView(APIView):
     permission_classes = [IsBillingStaff]
 
     @extend_schema(
-        request=RefundCreateSerializer,
+        request=PlatformRefundCreateSerializer,
         responses={
             201: PlatformRefundSerializer,
             200: PlatformRefundSerializer,
@@ -169,7 +169,7 @@ class RefundsView(APIView):
         summary="Refund a platform charge (201; 200 with the first result when the refund_request_id was used)",
     )
     def post(self, request):
-        body = RefundCreateSerializer(data=request.data)
+        body = PlatformRefundCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         outcome = platform_charge_refund(

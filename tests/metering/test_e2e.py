@@ -52,3 +52,42 @@ def test_a_pack_is_credited_refunded_and_disputed_through_the_platform_webhook(
     stripe_server.close_dispute(dispute["id"], "won")
     wait_until(lambda: balance(account) == 750, message="the reinstated funds")
     assert sorted(LedgerEntry.objects.values_list("kind", flat=True)) == ["adjustment", "debit", "refund", "topup"]
+
+
+def test_a_staff_refund_of_a_pack_from_the_toolkit_claws_its_units_back(
+    owner, account, stripe_server, platform_endpoint
+):
+    """Issue 16: a pack refunded by staff through the toolkit (`POST /api/v1/admin/billing/refunds/`) comes back as
+    the platform's `charge.refunded`, whose metering handler takes the units back; the toolkit never calls
+    metering itself."""
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(owner, account)}")
+    checkout = client.post("/api/v1/metering/extras/checkout/", {"pack_id": "extras-1k"}, format="json").json()
+    session = stripe_server.complete_checkout(checkout["session_id"])
+    wait_until(lambda: balance(account) == 1000, message="the pack to be credited")
+    latest = platform_endpoint.get(f"/v1/payment_intents/{session['payment_intent']}")["latest_charge"]
+    charge_id = latest["id"] if isinstance(latest, dict) else latest
+    price = platform_endpoint.get(f"/v1/charges/{charge_id}")["amount"]
+
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="billing_admin_ops"))
+    toolkit = APIClient()
+    toolkit.force_login(staff)
+    response = toolkit.post(
+        "/api/v1/admin/billing/refunds/",
+        {
+            "charge_id": charge_id,
+            "amount": price // 2,
+            "reason": "requested_by_customer",
+            "refund_request_id": "pack-half-1",
+        },
+        format="json",
+    )
+
+    assert response.status_code in (200, 201), response.content
+    wait_until(lambda: balance(account) == 500, message="half the pack's units clawed back by the webhook")
+    assert LedgerEntry.objects.filter(kind="refund").count() == 1

@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 from django_celery_beat.models import PeriodicTask
 
 from metering.models import LedgerEntry, UsageWeek
-from metering.selectors.checks import week_divergences
+from metering.services.checks import week_divergences
 from metering.services.weeks import usage_week_reset, usage_weeks_reset_all_due
 from plans.hooks import plan_changed
 from plans.models import AccountSubscription
@@ -87,6 +87,23 @@ def test_the_weekly_check_reports_a_divergence_beyond_50_units_or_half_a_percent
     (problem,) = week_divergences(week_key="2026-W49")
     assert (problem["overflow"], problem["debited"], problem["gap"]) == (351, 300, 51)
     assert LedgerEntry.objects.filter(kind="debit", week_key="2026-W49").count() == 1
+
+
+def test_the_weekly_check_records_each_divergence_for_staff_once_and_changes_nothing(account, pro):
+    from metering.services.checks import week_check_run
+    from plans.models import Divergence
+
+    attribute(account, "a", units(400), now=MONDAY)
+    UsageWeek.objects.filter(account=account).update(overflow_units=400)
+    assert len(week_check_run(week_key="2026-W49")) == 1
+    UsageWeek.objects.filter(account=account).update(overflow_units=420)
+    assert len(week_check_run(week_key="2026-W49")) == 1  # run again: the open divergence is updated
+
+    (divergence,) = Divergence.objects.filter(kind=Divergence.Kind.METER_EXTRAS)
+    assert (divergence.account_id, divergence.status) == (account.pk, Divergence.Status.OPEN)
+    assert divergence.ours["overflow_units"] == 420 and divergence.theirs["extras_debited_units"] == 300
+    assert "gap 120" in divergence.note
+    assert UsageWeek.objects.get(account=account).overflow_units == 420  # nothing changed by the check
 
 
 def test_beat_runs_the_reset_on_monday_midnight_utc_and_the_expiry_daily():
