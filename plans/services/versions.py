@@ -1,9 +1,11 @@
 """A plan's next version (METERING.md "Plans"): versions are immutable, so any change of quota, ratios or prices is
 a new version that deactivates the previous one in the same transaction.
 
-Two bumps of one plan at once both read the same last version and insert the same next number: the loser hits the
-unique (plan, version) constraint (or the one-active-version constraint) and retries after 100, 300, 900 ms with a
-fresh read. Nothing but that conflict is retried."""
+Two bumps of one plan at once are serialised by a lock on the plan's row, taken first: without it both read the same
+last version, and on PostgreSQL two of them can each hold the lock the other's insert into the one-active-version index
+waits for (a deadlock, seen in CI with four bumps at once). A version written some other way (the admin, a migration)
+can still make ours hit the unique (plan, version) or the one-active-version constraint: that conflict is retried after
+100, 300, 900 ms with a fresh read. Nothing else is retried."""
 
 import logging
 import time
@@ -71,6 +73,8 @@ def plan_version_bump(
 
 
 def _bump_once(*, plan, weekly_quota, ratios, stripe_price_month, stripe_price_year) -> PlanVersion:
+    # Waits for any other bump of this plan to commit, so the reads below see its version.
+    Plan.objects.select_for_update().filter(pk=plan.pk).first()
     current = PlanVersion.objects.filter(plan=plan, active=True).first()
     last = PlanVersion.objects.filter(plan=plan).aggregate(last=Max("version"))["last"] or 0
     now = timezone.now()
