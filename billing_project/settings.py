@@ -45,7 +45,7 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and not DEV_DEFAULTS)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$"]
 # Behind a proxy that terminates TLS: the header it sets and the value meaning HTTPS, e.g.
 # "HTTP_X_FORWARDED_PROTO,https". Unset by default: trusting a header the proxy does not overwrite lets any client
 # claim HTTPS.
@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.request_metrics.RequestMetricsMiddleware",  # first: its latency covers every other middleware
     "core.logcontext.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -276,6 +277,8 @@ WEBHOOK_DOORBELL_BREAKER_SECONDS = env_int("WEBHOOK_DOORBELL_BREAKER_SECONDS", 5
 WEBHOOK_SECRET_CACHE_SECONDS = env_int("WEBHOOK_SECRET_CACHE_SECONDS", 10)
 # How many deliveries a web process's ASGI intake holds waiting for the database; past it, 503 at once.
 WEBHOOK_INTAKE_QUEUE_MAX = env_int("WEBHOOK_INTAKE_QUEUE_MAX", 1000)
+# /healthz/ready fails (503) once the oldest pending webhook event has waited this long for a worker.
+WEBHOOK_READY_BACKLOG_SECONDS = env_int("WEBHOOK_READY_BACKLOG_SECONDS", 300)
 
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", _dev_default(DEV_FIELD_ENCRYPTION_KEY))
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()
@@ -393,16 +396,39 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- Logging: one line per event, with the account and the request or task id (never a secret).
+# --- Observability (docs/observability.md). /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`;
+# without a token it is off (404). Several web processes share their request histogram through
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus-client from the environment, not here). Sentry only with a DSN.
+DEV_METRICS_TOKEN = "dev-metrics-token"
+METRICS_TOKEN = env_str("METRICS_TOKEN", _dev_default(DEV_METRICS_TOKEN))
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    from core.error_reporting import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT"),
+        traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0") or 0),
+    )
+
+# --- Logging: one line per event, with the account and the request or task id (never a secret). LOG_FORMAT=json
+# makes each line a JSON object (core/logformat.py, docs/observability.md); web and workers alike, since Celery
+# leaves the root logger to this configuration (CELERY_WORKER_HIJACK_ROOT_LOGGER above).
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_FORMAT = env_str("LOG_FORMAT", "line")
+if LOG_FORMAT not in ("line", "json"):
+    raise ImproperlyConfigured(f'LOG_FORMAT must be "line" or "json", got {LOG_FORMAT!r}')
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "core.logcontext.ContextFilter"}},
     "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s [account=%(account_id)s req=%(request_id)s] %(message)s"}
+        "line": {
+            "format": "%(asctime)s %(levelname)s %(name)s [account=%(account_id)s req=%(request_id)s] %(message)s"
+        },
+        "json": {"()": "core.logformat.JsonLineFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["context"]}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -433,6 +459,8 @@ def _refuse_unsafe_secrets() -> None:
         problems.append("these settings still hold their development defaults: " + ", ".join(insecure))
     if JWT_SIGNING_KEY and JWT_SIGNING_KEY == SECRET_KEY:
         problems.append("JWT_SIGNING_KEY must differ from SECRET_KEY")
+    if METRICS_TOKEN == DEV_METRICS_TOKEN:
+        problems.append("METRICS_TOKEN holds its development default")
     if problems:
         raise ImproperlyConfigured(
             "; ".join(problems)

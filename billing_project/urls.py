@@ -3,12 +3,11 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.api.error_views import api_not_found
-from core.api.health import healthz
 from marketplace.api.urls import balance_patterns, store_patterns
 from plans.api import urls as plans_urls
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
+    path("", include("observability.urls")),  # /healthz/…, /metrics (docs/observability.md)
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -20,6 +20,7 @@ PACKAGES = [
     "metering",
     "billing_project",
     "localdev",
+    "observability",
 ]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
@@ -58,6 +59,7 @@ def tree_copy(tmp_path_factory) -> Path:
         ("billing/webhooks/registry.py", "from billing import models", "the webhook handler registry imports no"),
         ("billing/services/connection.py", "from accounts.api import views", "no other app imports accounts' api"),
         ("core/errors.py", "import accounts.models", "core is beneath every app"),
+        ("billing/webhooks/processing.py", "import observability.collector", "no app imports observability"),
         ("billing/handlers.py", "import stripe", "the only module that imports the Stripe SDK"),
         ("accounts/services.py", "from accounts.api import auth", "accounts: api, websocket, admin"),
         ("core/queue.py", "from billing_project import celery", "no app imports billing_project"),

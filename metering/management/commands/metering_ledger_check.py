@@ -6,6 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from core.check_results import METERING_LEDGER, record_check
 from metering.selectors.checks import ledger_differences
 
 
@@ -14,6 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         problems = ledger_differences()
+        record_check(METERING_LEDGER, len(problems))  # for /metrics: billing_ledger_check_ok{check="metering_ledger"}
         for problem in problems:
             self.stderr.write(json.dumps(problem))
         if problems:

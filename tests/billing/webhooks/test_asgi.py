@@ -190,7 +190,7 @@ def test_the_request_id_is_echoed_and_other_paths_go_to_django(app, connected):
 
     status, _, content = asyncio.run(call(app, "GET", "/healthz"))
     health = json.loads(content)  # Django's view answered: its checks, not an intake answer
-    assert health["database"] == {"ok": True, "vendor": connection.vendor}
+    assert health["database"] == {"ok": True}  # ok / failed only: nothing about what we run
     # The broker is the in-memory transport, or the REDIS_URL server of CI's second pass: up in both.
     assert (status, health["status"], health["broker"]["ok"]) == (200, "ok", True)
     status, _, _ = asyncio.run(call(app, "GET", "/api/v1/billing/stripe-connection/"))
