@@ -17,12 +17,19 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from observability.collector import DatabaseCollector
 
 
-def _registry() -> CollectorRegistry:
+def process_registry() -> CollectorRegistry:
+    """The web processes' own series: every process's files in multiprocess mode, else this process's registry
+    (the request histogram, process and GC metrics)."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
-        registry.register(REGISTRY)  # this process's own series: the request histogram, process and GC metrics
+        registry.register(REGISTRY)
+    return registry
+
+
+def _registry() -> CollectorRegistry:
+    registry = process_registry()
     registry.register(DatabaseCollector())
     return registry
 
