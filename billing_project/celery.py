@@ -1,13 +1,23 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import after_setup_task_logger, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
 
 app = Celery("billing_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@after_setup_task_logger.connect
+def _task_loggers_log_like_the_rest(logger=None, **_):
+    """Celery gives its task loggers (`celery.task.*`) a handler and formatter of its own and stops them from
+    propagating; their records go through the root handler instead (settings.LOGGING: the line or, with
+    LOG_FORMAT=json, the JSON object, with the task id as request_id either way)."""
+    if logger is not None:
+        logger.handlers = []
+        logger.propagate = True
 
 
 @task_prerun.connect
