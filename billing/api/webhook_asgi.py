@@ -22,14 +22,15 @@ import asyncio
 import json
 import logging
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import DatabaseError, connection, connections
-from django.urls import reverse
+from django.urls import resolve, reverse
 
 from billing.webhooks.intake import Delivery, Receipt, connection_lost, webhook_receive_batch
-from core import errors
+from core import errors, request_metrics
 from core.api.exception_handler import error_body
 from core.logcontext import request_id_from, request_id_var
 
@@ -132,6 +133,10 @@ class WebhookIntakeApp:
         placeholder = "ACCOUNT-ID"
         prefix, suffix = reverse("billing:webhook-account", kwargs={"account_id": placeholder}).split(placeholder)
         self._account_path = re.compile(f"^{re.escape(prefix)}([^/]+){re.escape(suffix)}$")
+        # Django's route patterns of the two URLs: the labels of the request histogram (core/request_metrics.py),
+        # which these requests never reach through Django's middleware.
+        self._platform_route = resolve(self.platform_path).route
+        self._account_route = resolve(f"{prefix}{placeholder}{suffix}").route
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -140,6 +145,7 @@ class WebhookIntakeApp:
         match = None if path == self.platform_path else self._account_path.match(path)
         if path != self.platform_path and match is None:
             return await self.app(scope, receive, send)
+        started = time.perf_counter()
         headers = _headers(scope)
         request_id = request_id_from(headers.get("x-request-id"))
         token = request_id_var.set(request_id)
@@ -162,6 +168,8 @@ class WebhookIntakeApp:
             }
         )
         await send({"type": "http.response.body", "body": content})
+        route = self._account_route if match else self._platform_route
+        request_metrics.observe(scope["method"], route, status, time.perf_counter() - started)
 
     async def _answer(self, scope, receive, headers, match):
         if scope["method"] != "POST":

@@ -11,6 +11,7 @@ import tracemalloc
 
 import pytest
 from django.db import connection, transaction
+from django.urls import resolve
 
 from billing.api.webhook_asgi import IntakeBatcher, WebhookIntakeApp, _write
 from billing.models import WebhookEvent
@@ -195,6 +196,24 @@ def test_the_request_id_is_echoed_and_other_paths_go_to_django(app, connected):
     assert (status, health["status"], health["broker"]["ok"]) == (200, "ok", True)
     status, _, _ = asyncio.run(call(app, "GET", "/api/v1/billing/stripe-connection/"))
     assert status == 401  # Django and DRF: no token
+
+
+def test_intake_requests_are_in_the_request_histogram_by_route(app, connected):
+    """Intake answers outside Django's middleware, so it records its own latency (core/request_metrics.py)."""
+    from prometheus_client import REGISTRY
+
+    route = resolve(account_url(connected)).route
+    assert str(connected.id) not in route
+
+    def count():
+        labels = {"method": "POST", "route": route, "status": "2xx"}
+        return REGISTRY.get_sample_value("billing_http_request_duration_seconds_count", labels) or 0
+
+    before = count()
+    for n in range(2):
+        body, headers = signed(customer_event(20 + n), ACCOUNT_SECRET)
+        assert asyncio.run(call(app, "POST", account_url(connected), body, headers))[0] == 200
+    assert count() == before + 2
 
 
 # --- real database failures: a lock that is not released in time, a connection dropped, a backlog -----------
