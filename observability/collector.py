@@ -15,6 +15,7 @@ import time
 
 import redis
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Count, F, Max, Min
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -173,6 +174,22 @@ def _queue_series():
     return up, depth
 
 
+def _database_series():
+    yield from _webhook_series()
+    yield _grouped(
+        "billing_sync_runs", "Sync runs of accounts' Stripe by state.", "state", SyncRun, SyncRun.Status.values
+    )
+    yield _grouped(
+        "billing_import_jobs", "Contact import jobs by status.", "status", ImportJob, ImportJob.Status.values
+    )
+    yield CounterMetricFamily(
+        "billing_attributions",
+        "Metered operations recorded (attribution rows): rate() gives attributions per second.",
+        value=ATTRIBUTIONS.value(),
+    )
+    yield from _check_series()
+
+
 class DatabaseCollector:
     """A prometheus-client custom collector: everything here is read when /metrics is scraped."""
 
@@ -181,19 +198,16 @@ class DatabaseCollector:
 
     def collect(self):
         started = time.perf_counter()
-        yield from _webhook_series()
-        yield _grouped(
-            "billing_sync_runs", "Sync runs of accounts' Stripe by state.", "state", SyncRun, SyncRun.Status.values
+        # A database that fails is a series (and a log line), not a 500: the other series still answer.
+        try:
+            families = list(_database_series())
+        except DatabaseError as exc:
+            logger.warning("metrics: the database did not answer (%s: %s)", exc.__class__.__name__, exc)
+            families = []
+        yield from families
+        yield GaugeMetricFamily(
+            "billing_metrics_database_up", "1 when this scrape's database reads succeeded.", value=1 if families else 0
         )
-        yield _grouped(
-            "billing_import_jobs", "Contact import jobs by status.", "status", ImportJob, ImportJob.Status.values
-        )
-        yield CounterMetricFamily(
-            "billing_attributions",
-            "Metered operations recorded (attribution rows): rate() gives attributions per second.",
-            value=ATTRIBUTIONS.value(),
-        )
-        yield from _check_series()
         yield from _queue_series()
         yield GaugeMetricFamily(
             "billing_metrics_collect_seconds",

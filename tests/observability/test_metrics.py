@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import AsyncClient
 from django.urls import resolve
 from django.utils import timezone
@@ -35,6 +36,7 @@ EVERY_SERIES = {
     "billing_celery_broker_up",
     "billing_celery_queue_depth",
     "billing_metrics_collect_seconds",
+    "billing_metrics_database_up",
 }
 
 
@@ -188,6 +190,18 @@ def test_a_broker_that_does_not_answer_is_a_series_not_an_error(client, token, s
     samples = scrape(client)
     assert samples[("billing_celery_broker_up", ())] == 0
     assert not any(name == "billing_celery_queue_depth" for name, _ in samples)
+
+
+@pytest.mark.django_db
+def test_a_failing_database_is_a_series_not_a_500(client, token, redis_broker):
+    with connection.cursor() as cursor:  # a real failure: the table is gone (rolled back with the test)
+        cursor.execute("ALTER TABLE billing_syncrun RENAME TO billing_syncrun_gone")
+    response = client.get("/metrics", **AUTH)
+    assert response.status_code == 200
+    names = {family.name for family in text_string_to_metric_families(response.content.decode())}
+    assert "billing_metrics_database_up 0.0" in response.content.decode()
+    assert "billing_webhook_events" not in names and "billing_sync_runs" not in names
+    assert {"billing_celery_queue_depth", "billing_http_request_duration_seconds"} <= names
 
 
 # --- request latency --------------------------------------------------------------------------------------------
