@@ -210,6 +210,8 @@ CELERY_TASK_ROUTES = {
     "metering.reset_due_weeks": {"queue": "metering"},
     "metering.expire_topups": {"queue": "metering"},
     "metering.check_weeks": {"queue": "metering"},
+    "metering.check_ledger": {"queue": "metering"},
+    "marketplace.check_balances": {"queue": "default"},
     "marketplace.provision_purchase": {"queue": "default"},
     "contacts_import.run_import_job": {"queue": "imports"},
     "contacts_import.sweep_import_jobs": {"queue": "imports"},

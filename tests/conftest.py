@@ -9,6 +9,8 @@ import uuid
 
 import pytest
 from django.db import connection
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from billing_project.celery import app as celery_app
@@ -19,6 +21,13 @@ from tests.factories import AccountFactory, MembershipFactory, UserFactory
 pytest_plugins = ["tests.harness.stripe_fixtures"]
 
 PASSWORD = "correct horse battery staple"
+
+# Property tests on a shared, loaded 2-core machine (and CI's): no per-example deadline and no "generation is slow"
+# health check, both of which fail on the machine's load rather than on the property (seen: test_backoff at load 21).
+hypothesis_settings.register_profile(
+    "shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
+hypothesis_settings.load_profile("shared-machine")
 
 
 @pytest.fixture(scope="session")

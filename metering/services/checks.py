@@ -8,6 +8,7 @@ import uuid
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 
+from core.check_results import METERING_LEDGER, record_check
 from metering.models import LedgerEntry, UsageWeek
 from plans.models import AccountSubscription, Divergence
 from plans.services.reconciliation import divergence_record
@@ -66,3 +67,12 @@ def week_check_run(*, week_key: str) -> list[dict]:
             f"(gap {problem['gap']}).",
         )
     return problems
+
+
+def ledger_check_record(problems: list[dict]) -> None:
+    """The result of a check of every extras balance against its ledger (`metering.selectors.checks.
+    ledger_differences`, run by the daily beat and `manage.py metering_ledger_check`): each difference logged as an
+    error, the result recorded for /metrics (`billing_ledger_check_ok{check="metering_ledger"}`)."""
+    record_check(METERING_LEDGER, len(problems))
+    for problem in problems:
+        logger.error("Extras ledger difference: %s", problem)

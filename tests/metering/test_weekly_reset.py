@@ -117,7 +117,12 @@ def test_beat_runs_the_reset_on_monday_midnight_utc_and_the_expiry_daily():
 
     app.loader.import_default_modules()
     names = set(PeriodicTask.objects.filter(name__startswith="metering:").values_list("task", flat=True))
-    assert names == {"metering.reset_due_weeks", "metering.expire_topups", "metering.check_weeks"}
+    assert names == {
+        "metering.reset_due_weeks",
+        "metering.expire_topups",
+        "metering.check_weeks",
+        "metering.check_ledger",
+    }
     assert names <= set(app.tasks)
 
 
@@ -126,7 +131,7 @@ def test_metering_tasks_go_to_their_own_queue_which_every_worker_consumes():
     from localdev.stack import WORKER_QUEUES
     from tests.helpers.celery_worker import configured_queues
 
-    for name in ("metering.reset_due_weeks", "metering.expire_topups", "metering.check_weeks"):
+    for name in ("metering.reset_due_weeks", "metering.expire_topups", "metering.check_weeks", "metering.check_ledger"):
         assert django_settings.CELERY_TASK_ROUTES[name] == {"queue": "metering"}
         assert app.amqp.router.route({}, name)["queue"].name == "metering"
     assert "metering" in WORKER_QUEUES and "metering" in configured_queues()

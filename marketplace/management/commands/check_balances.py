@@ -3,8 +3,8 @@ difference, 0 when all agree."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.check_results import ONEBALANCE_LEDGER, record_check
 from marketplace.selectors.balance import balances_mismatched
+from marketplace.services.checks import balances_check_record
 
 
 class Command(BaseCommand):
@@ -12,7 +12,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         wrong = balances_mismatched()
-        record_check(ONEBALANCE_LEDGER, len(wrong))  # for /metrics: billing_ledger_check_ok{check="onebalance_ledger"}
+        balances_check_record(wrong)  # logged, and recorded for /metrics
         for balance in wrong:
             self.stderr.write(
                 f"balance {balance.pk} ({balance.account_id}): cached {balance.amount} != entries "

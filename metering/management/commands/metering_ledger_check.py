@@ -6,8 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from core.check_results import METERING_LEDGER, record_check
 from metering.selectors.checks import ledger_differences
+from metering.services.checks import ledger_check_record
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         problems = ledger_differences()
-        record_check(METERING_LEDGER, len(problems))  # for /metrics: billing_ledger_check_ok{check="metering_ledger"}
+        ledger_check_record(problems)  # logged, and recorded for /metrics
         for problem in problems:
             self.stderr.write(json.dumps(problem))
         if problems:
