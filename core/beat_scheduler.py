@@ -43,6 +43,11 @@ class SingletonDatabaseScheduler(DatabaseScheduler):
 
     def reserve(self, entry):
         new_entry = super().reserve(entry)
+        # DatabaseScheduler leaves the schedule's entry as it was (only the model it shares is advanced), but
+        # entries are due by their own last_run_at: a heap rebuilt from the schedule before its next read (as
+        # after any change to the schedule in the database) would send this run again at once.
+        if self._schedule is not None and new_entry.name in self._schedule:
+            self._schedule[new_entry.name] = new_entry
         # Written before the message is sent: a beat taking over reads this run as done (at most once, not twice,
         # if this process dies between the two).
         self.sync()
@@ -91,5 +96,8 @@ class SingletonDatabaseScheduler(DatabaseScheduler):
     def _read_schedule_afresh(self) -> None:
         """The last run times as the previous holder left them in the database, and a heap built from them
         (the heap is otherwise kept while the tasks' definitions are unchanged, whatever their last runs)."""
+        # Noted first, so that the read below is not followed by a second one for the same changes (other beats'
+        # starts change the schedule's stamp too).
+        self.schedule_changed()
         self._initial_read = True
         self._heap = None  # rebuilt by the next tick (celery.beat.Scheduler.tick: `self._heap is None`)
