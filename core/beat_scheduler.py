@@ -32,7 +32,8 @@ class SingletonDatabaseScheduler(DatabaseScheduler):
         else:
             # The in-memory broker (one-off commands): its messages never leave this process, so a second beat
             # could not send them anywhere either.
-            logger.warning("beat: the broker is not Redis (%s): running without the singleton lock", broker_url)
+            scheme = broker_url.partition("://")[0]  # never the whole URL: it may carry a password
+            logger.warning("beat: the broker is not Redis (%s): running without the singleton lock", scheme)
             self._lease = None
         super().__init__(*args, **kwargs)
 
