@@ -142,7 +142,21 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Where `collectstatic` gathers the admin's and the API docs' files; web processes serve them from here
+# (billing_project/asgi.py, servestatic; docs/deploy.md).
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+# Production: hashed names (cached for ever by browsers) and gzip/brotli copies, written by `collectstatic`; a page
+# naming a file that `collectstatic` did not gather is an error rather than a silently unstyled page. The
+# development defaults (tests, the development stack) keep Django's plain storage: they render admin pages without
+# running `collectstatic`, where the manifest would have no entry (ValueError) for any file.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEV_DEFAULTS
+        else "servestatic.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 # --- Redis: broker and channel layer. Unset means "in this process only" (tests and one-off commands);
 # the development stack always sets it (to its embedded server).
@@ -241,7 +255,11 @@ CONTACTS_IMPORT_STALE_SECONDS = env_int("CONTACTS_IMPORT_STALE_SECONDS", 300)
 CONTACTS_IMPORT_MAX_RETRIES = env_int("CONTACTS_IMPORT_MAX_RETRIES", 8)
 CONTACTS_IMPORT_RETRY_BASE_SECONDS = env_int("CONTACTS_IMPORT_RETRY_BASE_SECONDS", 2)
 CONTACTS_IMPORT_RETRY_MAX_SECONDS = env_int("CONTACTS_IMPORT_RETRY_MAX_SECONDS", 300)
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler holding a lock in the broker's Redis (core/beat_scheduler.py): however many
+# beats run, one sends the schedule; the others stand by and take over within BEAT_LOCK_TTL_SECONDS of its death.
+CELERY_BEAT_SCHEDULER = "core.beat_scheduler:SingletonDatabaseScheduler"
+BEAT_LOCK_TTL_SECONDS = env_int("BEAT_LOCK_TTL_SECONDS", 30)
+BEAT_LOCK_KEY = env_str("BEAT_LOCK_KEY", "billing:beat:lock")
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
