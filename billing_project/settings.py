@@ -226,6 +226,7 @@ CELERY_TASK_ROUTES = {
     "metering.check_weeks": {"queue": "metering"},
     "metering.check_ledger": {"queue": "metering"},
     "marketplace.check_balances": {"queue": "default"},
+    "marketplace.requeue_provisioning": {"queue": "default"},
     "marketplace.provision_purchase": {"queue": "default"},
     "contacts_import.run_import_job": {"queue": "imports"},
     "contacts_import.sweep_import_jobs": {"queue": "imports"},
@@ -304,6 +305,9 @@ FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", _dev_default(DEV_FIELD_EN
 BASE_CURRENCY = (env_str("BASE_CURRENCY", "usd") or "usd").lower()
 # Where OneBalance top-ups take their exchange rate (marketplace/rates.py): a dotted path to `(currency) -> Quote`;
 # the default reads the ExchangeRate table staff maintain. Never a fetch at request time.
+# A fulfilled purchase not provisioned this long after its fulfilment has its provisioning queued again (its message
+# lived only in Redis): beat row `marketplace: requeue provisioning`, every 5 minutes.
+MARKETPLACE_PROVISION_GRACE_SECONDS = env_int("MARKETPLACE_PROVISION_GRACE_SECONDS", 300)
 MARKETPLACE_RATE_SOURCE = env_str("MARKETPLACE_RATE_SOURCE", "marketplace.rates.table_rate")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 

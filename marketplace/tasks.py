@@ -12,6 +12,12 @@ def provision_purchase(self, purchase_id: str) -> None:
     fulfilment.purchase_provision(purchase_id=purchase_id)
 
 
+@shared_task(name="marketplace.requeue_provisioning")
+def requeue_provisioning() -> int:
+    """Fulfilled purchases whose provisioning message was lost (beat, every 5 minutes)."""
+    return fulfilment.purchases_provision_requeue()
+
+
 @shared_task(name="marketplace.check_balances")
 def check_balances() -> int:
     """Every OneBalance against its ledger (daily beat, marketplace/migrations/0002)."""

@@ -52,6 +52,14 @@ class Purchase(models.Model):
             models.CheckConstraint(condition=models.Q(setup_fee_amount__gte=0), name="mk_purchase_setup_fee_sign"),
             models.CheckConstraint(condition=models.Q(refunded_amount__gte=0), name="mk_purchase_refunded_sign"),
         ]
+        indexes = [
+            # The provisioning sweep's rows (marketplace/services/fulfilment.py): few, whatever the table's size.
+            models.Index(
+                fields=["fulfilled_at"],
+                name="mk_purchase_unprovisioned",
+                condition=models.Q(status="fulfilled", provisioned_at__isnull=True),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"purchase {self.pk} ({self.status})"

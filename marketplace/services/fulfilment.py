@@ -2,6 +2,9 @@
 Stripe call here). Each transition is a conditional UPDATE, so a repeated or concurrent event changes nothing
 the second time, and the follow-up work is queued only by the event that made the transition."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -64,14 +67,33 @@ def purchase_refunded(*, agency, charge: dict) -> bool:
     return bool(rows.update(**changes))
 
 
-def purchase_provision(*, purchase_id: str) -> None:
-    """The follow-up work of a fulfilled purchase (the task's service). Here it stamps the purchase; where an
-    add-on needs real provisioning (a phone number, a listing), it goes here, keyed on the purchase id.
-    `provision_runs` counts every run, so a second run would show."""
-    Purchase.objects.filter(pk=purchase_id, status=Purchase.Status.FULFILLED).update(
-        provision_runs=F("provision_runs") + 1
+def purchase_provision(*, purchase_id: str) -> bool:
+    """The follow-up work of a fulfilled purchase (the task's service), once: one conditional UPDATE stamps it, so a
+    second message for it (the sweep below re-sending one that was only slow, a redelivery) does nothing. Where an
+    add-on needs real provisioning (a phone number, a listing), it goes here, keyed on the purchase id (the key to
+    give the outside system, so that a worker dying between its call and this stamp does not provision twice).
+    `provision_runs` counts the runs that did the work."""
+    return bool(
+        Purchase.objects.filter(pk=purchase_id, status=Purchase.Status.FULFILLED, provisioned_at__isnull=True).update(
+            provisioned_at=timezone.now(), provision_runs=F("provision_runs") + 1
+        )
     )
-    Purchase.objects.filter(pk=purchase_id, provisioned_at__isnull=True).update(provisioned_at=timezone.now())
+
+
+def purchases_provision_requeue(*, limit: int = 500) -> int:
+    """Queues again the provisioning of fulfilled purchases still not provisioned MARKETPLACE_PROVISION_GRACE_SECONDS
+    after their fulfilment: the message queued by the webhook lives only in Redis, and a Redis lost (or flushed)
+    before a worker took it would otherwise leave the purchase paid for and never provisioned (beat, every 5
+    minutes). Answers how many were queued."""
+    due = timezone.now() - timedelta(seconds=settings.MARKETPLACE_PROVISION_GRACE_SECONDS)
+    pks = list(
+        Purchase.objects.filter(status=Purchase.Status.FULFILLED, provisioned_at__isnull=True, fulfilled_at__lt=due)
+        .order_by("fulfilled_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in pks:
+        enqueue_on_commit(PROVISION_TASK, str(pk))
+    return len(pks)
 
 
 def _match(rows, *, purchase_id: str, payment_intent_id: str, subscription_id: str):

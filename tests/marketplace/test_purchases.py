@@ -189,3 +189,48 @@ def test_a_claim_abandoned_by_a_dead_request_is_taken_over_after_a_while(sub, su
     response = buy(sub_api, addon["id"], request_id="died-midway")
     assert response.status_code == 201, response.content
     assert response.json()["payment_intent_id"]
+
+
+def test_a_fulfilled_purchase_whose_provisioning_message_was_lost_is_provisioned_once_by_the_sweep(
+    sub, addon, settings, django_capture_on_commit_callbacks
+):
+    """The provisioning message lives only in Redis: a Redis lost before a worker took it must not leave a paid
+    purchase unprovisioned (marketplace/services/fulfilment.py, beat `marketplace: requeue provisioning`)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing_project.celery import app
+    from marketplace.models import StorePrice
+    from marketplace.services.fulfilment import purchase_provision
+
+    app.loader.import_default_modules()
+    settings.MARKETPLACE_PROVISION_GRACE_SECONDS = 300
+    price = StorePrice.objects.get(stripe_id=addon["id"])
+    now = timezone.now()
+
+    def fulfilled(request_id, minutes_ago):
+        return Purchase.objects.create(
+            buyer=sub,
+            agency=sub.parent,
+            price=price,
+            purchase_request_id=request_id,
+            kind="one_off",
+            currency="usd",
+            amount=1500,
+            status=Purchase.Status.FULFILLED,
+            fulfilled_at=now - timedelta(minutes=minutes_ago),
+        )
+
+    lost, recent = fulfilled("lost-message", 10), fulfilled("message-on-its-way", 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert app.tasks["marketplace.requeue_provisioning"].apply().get() == 1
+    lost.refresh_from_db()
+    assert (lost.provision_runs, lost.provisioned_at is not None) == (1, True)
+    assert Purchase.objects.get(pk=recent.pk).provision_runs == 0  # its own message may still come
+
+    # The original message arriving late, and the next sweep: nothing runs twice.
+    assert purchase_provision(purchase_id=str(lost.pk)) is False
+    with django_capture_on_commit_callbacks(execute=True):
+        assert app.tasks["marketplace.requeue_provisioning"].apply().get() == 0
+    assert Purchase.objects.get(pk=lost.pk).provision_runs == 1
