@@ -327,7 +327,8 @@ def scrape_metrics(base_url: str) -> dict | None:
         return {"error": repr(exc)}
     series = {}
     for line in text.splitlines():
-        if line.startswith("billing_"):
+        # Histograms' buckets and `_created` timestamps say nothing a count and a sum do not.
+        if line.startswith("billing_") and "_bucket{" not in line and "_created" not in line:
             name, _, value = line.rpartition(" ")
             try:
                 series[name] = float(value)
@@ -468,12 +469,20 @@ def check_runs() -> dict:
     refunds = dict(RefundRequest.objects.values_list("status").annotate(n=Count("id")))
     platform = dict(PlatformRefund.objects.values_list("status").annotate(n=Count("id")))
     stuck_refunds = refunds.get("pending", 0) + platform.get("pending", 0)
+    import_counts = [
+        {"processed": p, "added": a, "updated": u, "errors": e}
+        for p, a, u, e in ImportJob.objects.values_list("processed", "added", "updated", "errors")
+    ]
     return {
         "sync_runs": sync_runs,
         "import_jobs": imports,
+        "import_counts": import_counts,
         "refund_requests": refunds,
         "platform_refunds": platform,
-        "ok": set(sync_runs) <= {"completed"} and set(imports) <= {"completed"} and not stuck_refunds,
+        "ok": set(sync_runs) <= {"completed"}
+        and set(imports) <= {"completed"}
+        and not any(c["errors"] for c in import_counts)
+        and not stuck_refunds,
     }
 
 
@@ -710,8 +719,9 @@ def soak(args, seconds, workdir, db_url, redis, stripe_base, stack) -> dict:
 
     async def chaos():
         await asyncio.sleep(seconds * 0.35)
+        in_flight = await asyncio.to_thread(wait_for_claimed_events, 30)
         celery.kill(f"worker-{KILLED_WORKER}")
-        note(f"SIGKILL worker-{KILLED_WORKER} (its whole process group)")
+        note(f"SIGKILL worker-{KILLED_WORKER} (its whole process group) holding {in_flight} claimed events")
         await asyncio.sleep(5)
         celery.start_worker(KILLED_WORKER, args.worker_concurrency)
         note(f"worker-{KILLED_WORKER} restarted")
@@ -803,6 +813,23 @@ def soak(args, seconds, workdir, db_url, redis, stripe_base, stack) -> dict:
         },
         "ok": all(check["ok"] for check in checks.values()),
     }
+
+
+def wait_for_claimed_events(timeout: float) -> int:
+    """Waits (up to `timeout`) for the webhooks worker to hold a claimed batch, so that the kill lands mid-batch
+    rather than between batches; answers how many events were claimed then (0: none seen, killed anyway)."""
+    from django.db import connection
+
+    from billing.models import WebhookEvent
+
+    deadline = time.monotonic() + timeout
+    claimed = 0
+    while time.monotonic() < deadline and not claimed:
+        claimed = WebhookEvent.objects.filter(status="processing").count()
+        if not claimed:
+            time.sleep(0.01)
+    connection.close()
+    return claimed
 
 
 def synced_charges(account) -> list[str]:
