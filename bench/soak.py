@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.databases import drop_postgres_database, fresh_postgres_database  # noqa: E402
 from bench.http_load import _Connection, stripe_signature, warm_up  # noqa: E402
-from bench.processes import _stop, daphne_servers, environ, fake_stripe, run  # noqa: E402
+from bench.processes import _stop, daphne_servers, environ, fake_stripe, production_env, run  # noqa: E402
 
 STRIPE_KEY = "sk_test_51SoakBench" + "0" * 80
 PLATFORM_SECRET = "whsec_soak_platform_secret"
@@ -530,26 +530,14 @@ def main() -> int:
 
 
 def soak(args, seconds, workdir, db_url, redis, stripe_base, stack) -> dict:
-    from cryptography.fernet import Fernet
-
-    env = environ(
-        DJANGO_SETTINGS_MODULE="billing_project.settings",
+    env = production_env(
+        workdir,
         DATABASE_URL=db_url,
         REDIS_URL=redis.url,
-        DEBUG="0",
-        SECRET_KEY="soak-" + Fernet.generate_key().decode(),
-        JWT_SIGNING_KEY="soak-jwt-" + Fernet.generate_key().decode(),
-        SECURE_SSL_REDIRECT="0",  # production settings, served over plain HTTP on 127.0.0.1
-        FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         STRIPE_SECRET_KEY=STRIPE_KEY,
         STRIPE_WEBHOOK_SECRET=PLATFORM_SECRET,
         STRIPE_API_BASE=stripe_base,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        DB_CONN_MAX_AGE="0",  # under ASGI (bench/webhooks.py says why)
-        BILLING_VAR_DIR=str(workdir),
         METRICS_TOKEN=METRICS_TOKEN,
-        PYTHONPATH=str(ROOT),
         BILLING_DEV_DEFAULTS="",
         **SOAK_TIMINGS,
     )
