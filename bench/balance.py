@@ -21,10 +21,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.databases import fresh_postgres_database  # noqa: E402
 
 CREDIT = 10_000_000  # cents per sub-account: enough that no debit of the run is refused
 
@@ -35,15 +36,7 @@ def prepare_database() -> str:
         path = Path(tempfile.mkdtemp(prefix="bench-balance-")) / "bench.sqlite3"
         os.environ["DATABASE_URL"] = f"sqlite:///{path}"
         return "sqlite"
-    import psycopg
-
-    parts = urlsplit(url)
-    name = f"{parts.path.lstrip('/') or 'postgres'}_bench_balance"
-    # The maintenance database: the named one need not exist yet.
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
+    os.environ["DATABASE_URL"] = fresh_postgres_database(url, "bench_balance")
     return "postgresql"
 
 

@@ -28,10 +28,12 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.databases import fresh_postgres_database  # noqa: E402
+
 DATABASE_SUFFIX = "_bench_import"  # beside your own database: <name>_bench_import
 PAGE = 100
 MAPPINGS = {
@@ -51,14 +53,7 @@ def prepare_database() -> str:
         path = Path(tempfile.mkdtemp(prefix="bench-import-")) / "bench.sqlite3"
         os.environ["DATABASE_URL"] = f"sqlite:///{path}"
         return "sqlite"
-    import psycopg
-
-    parts = urlsplit(url)
-    database = parts.path.strip("/") + DATABASE_SUFFIX
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{database}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{database}"))
+    os.environ["DATABASE_URL"] = fresh_postgres_database(url, DATABASE_SUFFIX.lstrip("_"))
     return "postgresql"
 
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.http_load import _Connection, warm_up  # noqa: E402
-from bench.processes import daphne_servers, environ, run  # noqa: E402
+from bench.processes import daphne_servers, production_env, run  # noqa: E402
 
 SERVER_DATABASE_URL = os.environ.get("DATABASE_URL")
 # The server's maintenance database, to create and drop ours (DATABASE_URL's own may not exist).
@@ -221,23 +221,11 @@ def main() -> int:
     parser.add_argument("--servers", type=int, default=2)
     args = parser.parse_args()
 
-    from cryptography.fernet import Fernet
-
     workdir = Path(tempfile.mkdtemp(prefix="bench-metering-"))
     db_url = fresh_database("bench_metering", workdir)
-    env = environ(
-        DJANGO_SETTINGS_MODULE="billing_project.settings",
+    env = production_env(
+        workdir,
         DATABASE_URL=db_url,
-        DEBUG="0",
-        SECRET_KEY="bench-" + Fernet.generate_key().decode(),
-        JWT_SIGNING_KEY="bench-jwt-" + Fernet.generate_key().decode(),
-        SECURE_SSL_REDIRECT="0",
-        FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        DB_CONN_MAX_AGE="0",  # as production under ASGI (bench/webhooks.py says why)
-        BILLING_VAR_DIR=str(workdir),
-        PYTHONPATH=str(ROOT),
         CELERY_BROKER_URL="memory://",
         STRIPE_SECRET_KEY="sk_test_bench_metering",  # never called: no pack is bought over HTTP here
         STRIPE_WEBHOOK_SECRET="whsec_bench_metering",

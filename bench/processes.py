@@ -150,6 +150,29 @@ def run(cmd: list[str], *, env: dict, cwd: Path, log: Path, stdin: str | None = 
     return completed.stdout
 
 
+def production_env(workdir: Path, **overrides) -> dict:
+    """The environment of a bench's product processes: production settings (DEBUG off, secrets of their own)
+    served over plain HTTP on 127.0.0.1. Django under ASGI runs each request in a thread of its own, so web
+    processes keep no persistent connection (one would leak per request: Django's docs); workers may override
+    DB_CONN_MAX_AGE and reuse theirs."""
+    from cryptography.fernet import Fernet
+
+    return environ(
+        DJANGO_SETTINGS_MODULE="billing_project.settings",
+        DEBUG="0",
+        SECRET_KEY="bench-" + Fernet.generate_key().decode(),
+        JWT_SIGNING_KEY="bench-jwt-" + Fernet.generate_key().decode(),
+        SECURE_SSL_REDIRECT="0",
+        FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+        DB_CONN_MAX_AGE="0",
+        BILLING_VAR_DIR=str(workdir),
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+        **overrides,
+    )
+
+
 def environ(**overrides) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE",)}
     env.update({k: str(v) for k, v in overrides.items() if v is not None})

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.http_load import post_all, warm_up  # noqa: E402
-from bench.processes import celery_worker, daphne_servers, environ, fake_stripe, run  # noqa: E402
+from bench.processes import celery_worker, daphne_servers, environ, fake_stripe, production_env, run  # noqa: E402
 from bench.webhook_events import generate, seed  # noqa: E402
 
 PLATFORM_SECRET = "whsec_bench_platform_secret"
@@ -132,29 +132,15 @@ def processing_stats(distinct: int, intake_end: float, timeout: float, started: 
 
 
 def run_ours(args, deliveries, distinct, workdir: Path, redis_url: str) -> dict:
-    from cryptography.fernet import Fernet
-
     db_url, db_kind = fresh_database("bench_webhooks", workdir)
-    env = environ(
-        DJANGO_SETTINGS_MODULE="billing_project.settings",
+    env = production_env(
+        workdir,
         DATABASE_URL=db_url,
         REDIS_URL=redis_url,
-        DEBUG="0",
-        SECRET_KEY="bench-" + Fernet.generate_key().decode(),
-        JWT_SIGNING_KEY="bench-jwt-" + Fernet.generate_key().decode(),
-        SECURE_SSL_REDIRECT="0",  # production settings, served over plain HTTP on 127.0.0.1
-        FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         STRIPE_SECRET_KEY=TEST_KEY,
         STRIPE_WEBHOOK_SECRET=PLATFORM_SECRET,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        DB_CONN_MAX_AGE="0",
-        BILLING_VAR_DIR=str(workdir),
-        PYTHONPATH=str(ROOT),
     )
-    # Django under ASGI runs each request in a thread of its own: persistent connections would leak one per
-    # request (Django's docs: disable them under ASGI). The worker's processes do reuse theirs.
-    worker_env = {**env, "DB_CONN_MAX_AGE": "600"}
+    worker_env = {**env, "DB_CONN_MAX_AGE": "600"}  # the worker's processes reuse their connections
     py, log = sys.executable, workdir / "ours.log"
     run([py, "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, log=log)
     os.environ.update(env)
