@@ -530,6 +530,9 @@ def main() -> int:
 
 
 def soak(args, seconds, workdir, db_url, redis, stripe_base, stack) -> dict:
+    # Both web processes write their request samples there, so one scrape of /metrics sees both (docs/observability.md).
+    metrics_dir = workdir / "prometheus"
+    metrics_dir.mkdir()
     env = production_env(
         workdir,
         DATABASE_URL=db_url,
@@ -538,6 +541,7 @@ def soak(args, seconds, workdir, db_url, redis, stripe_base, stack) -> dict:
         STRIPE_WEBHOOK_SECRET=PLATFORM_SECRET,
         STRIPE_API_BASE=stripe_base,
         METRICS_TOKEN=METRICS_TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         BILLING_DEV_DEFAULTS="",
         **SOAK_TIMINGS,
     )
