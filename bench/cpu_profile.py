@@ -50,12 +50,13 @@ class CpuProfile:
 
     def _processes(self):
         me = psutil.Process()
-        candidates = [me, *me.children(recursive=True)]
-        if self.database:
-            candidates += [p for p in psutil.process_iter() if p.pid not in {c.pid for c in candidates}]
-        for process in candidates:
+        mine = [me, *me.children(recursive=True)]
+        # Other engineers' daphne, Celery and Redis run on a shared machine: only this process's children count,
+        # and of the others only the backends of this bench's database (PostgreSQL forks them, not us).
+        others = [p for p in psutil.process_iter() if p.pid not in {c.pid for c in mine}] if self.database else []
+        for process, own in [*((p, True) for p in mine), *((p, False) for p in others)]:
             role = self._roles.get(process.pid) or _role(process, self.database)
-            if role:
+            if role and (own or role == "database"):
                 self._roles[process.pid] = role
                 yield process, role
 
