@@ -179,7 +179,7 @@ def webhook_events_process(*, event_pks, more: int = 0) -> dict[int, Outcome]:
 def _write_chunks(event_pks: list[int]) -> list[list[int]]:
     """The claimed events in the transactions that handle them: one on PostgreSQL (row locks: a batch holds only
     its own rows). SQLite has one write lock for the whole database, which intake needs for every delivery, so
-    there a batch is handled WEBHOOK_SQLITE_WRITE_CHUNK events per transaction (docs/webhooks.md, "Benchmark"),
+    there a batch is handled WEBHOOK_SQLITE_WRITE_CHUNK events per transaction (docs/webhooks.md, "Processing"),
     in the objects' order (read without the lock: a WAL read waits for no writer). Each transaction commits its
     events' effects with their "processed", as one batch would."""
     size = settings.WEBHOOK_SQLITE_WRITE_CHUNK
