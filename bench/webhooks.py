@@ -14,6 +14,9 @@ What runs, all on 127.0.0.1:
   deliveries: distinct events for --accounts accounts and the platform, plus 10 % re-deliveries (half right
   after the original, half later); the workers process while intake runs, or, with --workers-after-intake,
   start once it is over (each side measured without the other on the two cores);
+- the CPU time each role used from the first delivery to the last event processed (bench/cpu_profile.py: web,
+  workers, the PostgreSQL backends, the broker, this load generator), per delivery: unlike the rate, it holds
+  on a machine shared with other work;
 - then dj-stripe 2.11 (own virtualenv, var/bench-djstripe-venv, created on first run) served the same way on the
   first --djstripe-deliveries of the same deliveries, calling the local Stripe as it processes. dj-stripe
   processes in the request, so its answer rate is also its processing rate.
@@ -34,6 +37,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu_profile import CpuProfile  # noqa: E402
 from bench.http_load import post_all, warm_up  # noqa: E402
 from bench.processes import celery_worker, daphne_servers, environ, fake_stripe, production_env, run  # noqa: E402
 from bench.webhook_events import generate, seed  # noqa: E402
@@ -176,11 +180,16 @@ def run_ours(args, deliveries, distinct, workdir: Path, redis_url: str) -> dict:
         else nullcontext(),
     ):
         warm_up(base_url, "/healthz", count=20 * args.servers)
+        cpu = CpuProfile(database=urlparse(db_url).path.lstrip("/") if db_kind == "postgresql" else None)
+        cpu.start()
+        cpu_started = time.monotonic()
         load = post_all(base_url, requests, args.clients)
         intake_end = time.time()
         processing = None
         if args.workers and not args.workers_after_intake:
             processing = processing_stats(distinct, intake_end, args.drain_timeout)
+        cpu.stop()  # intake and, unless --workers-after-intake, processing to the last event
+        cpu_wall = time.monotonic() - cpu_started
     if args.workers and args.workers_after_intake:
         with celery_worker(py, concurrency=args.workers, env=worker_env, cwd=ROOT, log=log):
             started = time.time()
@@ -191,7 +200,12 @@ def run_ours(args, deliveries, distinct, workdir: Path, redis_url: str) -> dict:
 
     connections.close_all()
     drop_database(db_url)
-    return {"database": db_kind, "intake": load.summary(len(requests)), "processing": processing}
+    return {
+        "database": db_kind,
+        "intake": load.summary(len(requests)),
+        "processing": processing,
+        "cpu": cpu.summary(len(requests), cpu_wall),
+    }
 
 
 # --- dj-stripe -------------------------------------------------------------------------------------------------

@@ -286,6 +286,9 @@ WEBHOOK_BACKFILL_OVERLAP_SECONDS = env_int("WEBHOOK_BACKFILL_OVERLAP_SECONDS", 3
 WEBHOOK_BACKFILL_MAX_DAYS = env_int("WEBHOOK_BACKFILL_MAX_DAYS", 30)
 # A worker's batch: its message's events and other pending ones, up to this many (one claim, one commit).
 WEBHOOK_BATCH_MAX = env_int("WEBHOOK_BATCH_MAX", 500)
+# SQLite only (one write lock for the database, which intake waits for): a batch is handled this many events per
+# transaction, so that a delivery never waits long behind a worker (billing/webhooks/processing.py). 0: one.
+WEBHOOK_SQLITE_WRITE_CHUNK = env_int("WEBHOOK_SQLITE_WRITE_CHUNK", 25)
 # How long after intake stored its events a worker waits for more to join the batch (0: no wait).
 WEBHOOK_BATCH_LINGER_MS = env_int("WEBHOOK_BATCH_LINGER_MS", 500)
 # How long intake's doorbell stays rung without a worker answering (billing/webhooks/doorbell.py).

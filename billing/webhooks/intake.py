@@ -35,6 +35,7 @@ from billing.webhooks.verification import (
     signing_secrets_lookup,
 )
 from core import errors
+from core.db.sqlite_write_lock import polling_write_lock
 from core.queue import enqueue
 
 logger = logging.getLogger(__name__)
@@ -234,11 +235,18 @@ def _store(rows: list[tuple[int, WebhookEvent]]) -> list[tuple[int, int]]:
     # entries' locks in the same order and one waits for the other, where batches in arrival order could each
     # hold what the other needs (PostgreSQL "deadlock detected", seen in test_concurrency under CI load).
     fresh.sort(key=lambda item: (item[2][0], str(item[2][1] or ""), item[2][2]))
-    with transaction.atomic():
-        inserted = {_key(*returned[1:]): returned[0] for returned in _insert_new([row for _, row, _ in fresh])}
-        stored = [(index, inserted[key]) for index, _, key in fresh if key in inserted]
-        _enqueue_on_commit([pk for _, pk in stored])
-    return stored
+
+    def insert() -> list[tuple[int, int]]:
+        with transaction.atomic():
+            inserted = {_key(*returned[1:]): returned[0] for returned in _insert_new([row for _, row, _ in fresh])}
+            stored = [(index, inserted[key]) for index, _, key in fresh if key in inserted]
+            _enqueue_on_commit([pk for _, pk in stored])
+        return stored
+
+    # SQLite: a delivery waits for a worker's transaction to end; waiting in small steps rather than in the busy
+    # handler's (up to 100 ms) keeps that wait the lock's hold (core/db/sqlite_write_lock.py). A repeat is safe:
+    # a failed attempt committed nothing and woke no one.
+    return polling_write_lock(insert)
 
 
 def _store_batch(rows: list[tuple[int, WebhookEvent]]) -> tuple[list[tuple[int, int]], dict[int, errors.AppError]]:
@@ -254,16 +262,20 @@ def _store_batch(rows: list[tuple[int, WebhookEvent]]) -> tuple[list[tuple[int, 
     by_delivery: dict[int, list[WebhookEvent]] = {}
     for index, row in rows:
         by_delivery.setdefault(index, []).append(row)
-    stored, refused = [], {}
-    with transaction.atomic():
-        for index, delivery_rows in by_delivery.items():
-            try:
-                with transaction.atomic():  # a savepoint: a refused row leaves the others' transaction usable
-                    stored.extend((index, returned[0]) for returned in _insert_new(delivery_rows))
-            except Exception as exc:  # noqa: BLE001 - a refused row is its delivery's 400; an outage is raised
-                refused[index] = _refusal(exc)
-        _enqueue_on_commit([pk for _, pk in stored])
-    return stored, refused
+
+    def insert_one_by_one() -> tuple[list[tuple[int, int]], dict[int, errors.AppError]]:
+        stored, refused = [], {}
+        with transaction.atomic():
+            for index, delivery_rows in by_delivery.items():
+                try:
+                    with transaction.atomic():  # a savepoint: a refused row leaves the others' transaction usable
+                        stored.extend((index, returned[0]) for returned in _insert_new(delivery_rows))
+                except Exception as exc:  # noqa: BLE001 - a refused row is its delivery's 400; an outage is raised
+                    refused[index] = _refusal(exc)
+            _enqueue_on_commit([pk for _, pk in stored])
+        return stored, refused
+
+    return polling_write_lock(insert_one_by_one)
 
 
 # PostgreSQL error classes that say the database, not the row, failed: connection (08), resources (53),

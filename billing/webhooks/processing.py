@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -42,6 +42,10 @@ Status = WebhookEvent.Status
 SKIPPED = "skipped"  # an outcome, not a status: not claimed (done already, or held by another worker)
 MAX_ERROR_CHARS = 2000
 MAX_TRACEBACK_CHARS = 20000
+# The order a batch's events are handled in: by the object they touch, then oldest first.
+HANDLING_ORDER = ("object_type", "object_id", "created", "stripe_event_id")
+# SQLite: the pause between two of a batch's transactions (_write_chunks), a few of intake's polls.
+SQLITE_CHUNK_PAUSE_SECONDS = 0.002
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,37 @@ def webhook_events_process(*, event_pks, more: int = 0) -> dict[int, Outcome]:
     if claim is None:
         return outcomes
     claimed_at, event_pks = claim
-    failures, claimed = [], []
+    failures: list = []
+    for number, chunk in enumerate(_write_chunks(event_pks)):
+        if number:
+            # SQLite: let a delivery waiting for the write lock in (intake polls for it, core/db/sqlite_write_lock.py)
+            # before this worker takes it again; without the pause the next BEGIN won nearly every time.
+            time.sleep(SQLITE_CHUNK_PAUSE_SECONDS)
+        _handle(chunk, claimed_at, outcomes, failures)
+    for pk, attempts, exc in failures:
+        outcomes[pk] = _record_failure(pk, claimed_at, attempts, exc)
+    return outcomes
+
+
+def _write_chunks(event_pks: list[int]) -> list[list[int]]:
+    """The claimed events in the transactions that handle them: one on PostgreSQL (row locks: a batch holds only
+    its own rows). SQLite has one write lock for the whole database, which intake needs for every delivery, so
+    there a batch is handled WEBHOOK_SQLITE_WRITE_CHUNK events per transaction (docs/webhooks.md, "Processing"),
+    in the objects' order (read without the lock: a WAL read waits for no writer). Each transaction commits its
+    events' effects with their "processed", as one batch would."""
+    size = settings.WEBHOOK_SQLITE_WRITE_CHUNK
+    if connection.vendor != "sqlite" or size <= 0 or len(event_pks) <= size:
+        return [list(event_pks)]
+    ordered = list(
+        WebhookEvent.objects.filter(pk__in=list(event_pks)).order_by(*HANDLING_ORDER).values_list("pk", flat=True)
+    )
+    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
+
+
+def _handle(event_pks: list[int], claimed_at, outcomes: dict, failures: list) -> None:
+    """One transaction: the claimed rows locked, their handlers run (each in a savepoint), their statuses set.
+    Fills `outcomes` with what was done and `failures` with (pk, attempts, exception) to record."""
+    claimed: list[int] = []
     try:
         with transaction.atomic():
             events = list(
@@ -168,10 +202,11 @@ def webhook_events_process(*, event_pks, more: int = 0) -> dict[int, Outcome]:
                 .select_related("account")
                 # Rows whose claim is still ours (a lease that ran out may have been taken over).
                 .filter(pk__in=list(event_pks), status=Status.PROCESSING, claimed_at=claimed_at)
-                .order_by("object_type", "object_id", "created", "stripe_event_id")
+                .order_by(*HANDLING_ORDER)
             )
             claimed = [event.pk for event in events]
             done: dict[str, list[int]] = {Status.PROCESSED: [], Status.IGNORED: []}
+            mine: list = []
             batches, singles = _by_batch_form(events, done)
             for apply_many, group in batches.items():
                 # A group of one is its handler's own call: no need to try it twice if it fails.
@@ -182,21 +217,22 @@ def webhook_events_process(*, event_pks, more: int = 0) -> dict[int, Outcome]:
                     with transaction.atomic():
                         handler(event)
                 except Exception as exc:  # noqa: BLE001 - recorded on the event, then retried
-                    failures.append((event.pk, event.attempts, exc))
+                    mine.append((event.pk, event.attempts, exc))
                     continue
                 done[Status.PROCESSED].append(event.pk)
             now = timezone.now()
+            finished = {}
             for status, pks in done.items():
                 if pks:
                     WebhookEvent.objects.filter(pk__in=pks).update(
                         status=status, processed_at=now, next_attempt_at=None, last_error="", last_traceback=""
                     )
-                    outcomes.update((pk, Outcome(status)) for pk in pks)
+                    finished.update((pk, Outcome(status)) for pk in pks)
     except Exception as exc:  # noqa: BLE001 - the batch itself failed (the database): each claimed event failed
-        failures = [(pk, None, exc) for pk in (claimed or event_pks)]
-    for pk, attempts, exc in failures:
-        outcomes[pk] = _record_failure(pk, claimed_at, attempts, exc)
-    return outcomes
+        failures.extend((pk, None, exc) for pk in (claimed or event_pks))
+        return
+    outcomes.update(finished)
+    failures.extend(mine)
 
 
 def _by_batch_form(events, done: dict) -> tuple[dict, list]:

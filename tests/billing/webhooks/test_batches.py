@@ -51,7 +51,8 @@ def test_the_newest_event_per_object_wins_in_one_batch_whatever_the_order(connec
     assert all(c.last_event_created == T0 + 3 for c in rows)
 
 
-def test_a_batch_costs_a_few_statements_not_a_few_per_event(connected):
+def test_a_batch_costs_a_few_statements_not_a_few_per_event(connected, settings):
+    settings.WEBHOOK_SQLITE_WRITE_CHUNK = 0  # one transaction on SQLite too (see the test on chunks below)
     process([stored(connected, "customer.created", customer(n), T0) for n in range(30)])
     events = [stored(connected, "customer.updated", customer(n, name=f"Renamed {n}"), T0 + 1) for n in range(30)]
 
@@ -178,9 +179,10 @@ def test_a_batch_larger_than_the_backends_parameter_limit_is_applied_whole(conne
     assert set(Customer.objects.filter(account=connected).values_list("email", flat=True)) == {"new@x.com"}
 
 
-def test_a_listener_keeps_the_mirror_handlers_batch_form(connected):
+def test_a_listener_keeps_the_mirror_handlers_batch_form(connected, settings):
     """A listener on a mirrored type (the marketplace listens to payment events) leaves the mirror's batch form in
     place: the batch is still applied in a few statements, and the listener hears every event once."""
+    settings.WEBHOOK_SQLITE_WRITE_CHUNK = 0
     from billing.webhooks import registry
     from tests.helpers.handlers import listening
 
@@ -217,3 +219,36 @@ def test_a_failing_listener_in_a_batch_fails_only_its_own_event(connected):
     assert {outcomes[e.pk].status for e in (events[0], events[2])} == {Status.PROCESSED}
     names = dict(Customer.objects.filter(account=connected).values_list("stripe_id", "name"))
     assert names["cus_B1"] != "Renamed 1" and names["cus_B0"] == "Renamed 0"
+
+
+def test_on_sqlite_a_batch_is_handled_in_short_transactions_each_committing_its_own_events(connected, settings):
+    """SQLite has one write lock, which intake needs for every delivery: a worker's batch takes it
+    WEBHOOK_SQLITE_WRITE_CHUNK events at a time. Each transaction is whole: an event's effect and its status land
+    together, the events are handled in their objects' order across the chunks (the newest still wins), and a
+    failing handler fails only its own event."""
+    from tests.helpers.handlers import listening
+
+    settings.WEBHOOK_SQLITE_WRITE_CHUNK = 4
+    process([stored(connected, "customer.created", customer(n), T0) for n in range(5)])
+    events = [
+        stored(connected, "customer.updated", customer(n, email=f"v{v}-{n}@x.com"), T0 + v)
+        for n in range(5)
+        for v in (1, 2, 3)
+    ]
+    random.Random(3).shuffle(events)
+    poison = next(e for e in events if e.payload["data"]["object"]["email"] == "v2-3@x.com")
+
+    def fail_one(event):
+        if event.pk == poison.pk:
+            raise RuntimeError("this one")
+
+    with listening("account", "customer.updated", fail_one), CaptureQueriesContext(connection) as queries:
+        outcomes = process(events)
+
+    assert {pk for pk, o in outcomes.items() if o.status != Status.PROCESSED} == {poison.pk}
+    assert outcomes[poison.pk].status == Status.FAILED
+    rows = Customer.objects.filter(account=connected).order_by("stripe_id")
+    assert [c.email for c in rows] == [f"v3-{n}@x.com" for n in range(5)]
+    # The 15 events' row locks, one per transaction: ceil(15 / 4) on SQLite; one on PostgreSQL.
+    locks = [q for q in queries.captured_queries if q["sql"].startswith("SELECT") and '"claimed_at" = ' in q["sql"]]
+    assert len(locks) == (4 if connection.vendor == "sqlite" else 1), [q["sql"][:120] for q in locks]
