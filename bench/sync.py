@@ -2,7 +2,7 @@
 JSON line.
 
     python bench/sync.py                       # SQLite (a fresh file), 10,000 customers ...
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test python bench/sync.py   # a fresh `bench_sync` database
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test python bench/sync.py   # a fresh `test_bench_sync` database
     python bench/sync.py --customers 1000 --subscriptions 500 --payments 500 --products 50   # quicker
     python bench/sync.py --serve &             # seed once (prints {"stripe_base": URL}), then sync it twice:
     python bench/sync.py --stripe-base URL; DATABASE_URL=... python bench/sync.py --stripe-base URL
@@ -134,14 +134,15 @@ def prepare_database() -> str:
     import psycopg
 
     parts = urlsplit(url)
+    name = f"{parts.path.strip('/') or 'postgres'}_bench_sync"  # beside the given database, never in it
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS bench_sync WITH (FORCE)")
-        admin.execute("CREATE DATABASE bench_sync")
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/bench_sync"))
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
     return "postgresql"
 
 
-def run_sync(base_url: str) -> dict:
+def run_sync(base_url: str, profile: str | None = None) -> dict:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
@@ -163,6 +164,8 @@ def run_sync(base_url: str) -> dict:
     call_command("migrate", verbosity=0)
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
+    # What a worker does once at start (Django's system checks, task modules): not the sync's cost.
+    celery_app.loader.init_worker()
     account = account_create(name="Bench", owner_username="bench", password="bench-password-0")
     user = get_user_model().objects.get(username="bench")
 
@@ -192,10 +195,21 @@ def run_sync(base_url: str) -> dict:
     stripe_client.StripeClient.request = timed_request
     mirror.upsert_objects = timed_upsert
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
     started = time.perf_counter()
     with connection.execute_wrapper(count_queries):
+        if profiler:
+            profiler.enable()
         connection_connect(account=account, user=user, secret_key=STRIPE_KEY)
+        if profiler:
+            profiler.disable()
     wall = time.perf_counter() - started
+    if profiler:
+        profiler.dump_stats(profile)
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     run = SyncRun.objects.get(account=account)
@@ -231,13 +245,17 @@ def seed_in_child(base_url: str, argv: list[str]) -> dict:
 def serve(argv: list[str]) -> int:
     """--serve: a seeded local Stripe that stays up (until SIGINT / SIGTERM) for several syncs to read."""
     fake, base_url = start_fake_stripe()
-    stop = threading.Event()
+
+    def stop(*_):
+        raise SystemExit(0)  # also while seeding: subprocess.run kills the seeding child on the way out
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, stop)
     try:
         seeding = seed_in_child(base_url, [a for a in argv if a != "--serve"])
         print(json.dumps({"stripe_base": base_url, "seeding": seeding}), flush=True)
-        stop.wait()
+        while True:
+            signal.pause()
     finally:
         fake.terminate()
         fake.wait(timeout=30)
@@ -255,6 +273,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=16, help="concurrent seeding requests")
     parser.add_argument("--serve", action="store_true", help="seed a local Stripe, print its URL, keep it up")
     parser.add_argument("--stripe-base", help="sync from this already seeded local Stripe (see --serve)")
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the sync to FILE (slows it down)")
     parser.add_argument("--seed-into", help=argparse.SUPPRESS)  # the child process: seed this base URL
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
@@ -273,7 +292,7 @@ def main(argv=None) -> int:
     try:
         if fake is not None:
             seeding = seed_in_child(base_url, argv)
-        result = run_sync(base_url)
+        result = run_sync(base_url, args.profile)
     finally:
         if fake is not None:
             fake.terminate()

@@ -356,6 +356,9 @@ BILLING_SYNC_STALE_MINUTES = env_int("BILLING_SYNC_STALE_MINUTES", 30)
 # worker process.
 BILLING_SYNC_REQUEUE_SECONDS = env_int("BILLING_SYNC_REQUEUE_SECONDS", 600)
 BILLING_SYNC_SLICE_SECONDS = env_int("BILLING_SYNC_SLICE_SECONDS", 60)
+# A resource's progress (`billing_sync_progress`) is announced after its first page, then at most this often:
+# one notification costs as much as writing a page (a channel-layer send), and no screen shows more.
+BILLING_SYNC_PROGRESS_SECONDS = 0.5
 
 # Redis's visibility timeout: a message a worker has fetched but not acknowledged is handed to another worker
 # after this long. A retry's message is fetched at once and held until its countdown, so the timeout must exceed

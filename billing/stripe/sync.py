@@ -258,6 +258,7 @@ def _page_committer(resource: SyncResource):
     run = resource.run
     total = {"synced": resource.synced}
     slice_ends = time.monotonic() + settings.BILLING_SYNC_SLICE_SECONDS
+    announced = {"at": None}  # when this task last announced its progress (monotonic)
 
     def commit(object_name: str, objects: list[dict], cursor: dict, fetched_at: int, payout: str | None = None) -> int:
         with transaction.atomic():
@@ -279,17 +280,20 @@ def _page_committer(resource: SyncResource):
             if not moved:
                 raise _RunStopped
             total["synced"] += written
-            done = SyncResource.objects.filter(run_id=run.pk, status=Res.DONE).count()
-            _notify(
-                run,
-                "billing_sync_progress",
-                {
-                    "resource": resource.resource,
-                    "synced": total["synced"],
-                    "done_resources": done,
-                    "total_resources": len(RESOURCES),
-                },
-            )
+            now = time.monotonic()
+            if announced["at"] is None or now - announced["at"] >= settings.BILLING_SYNC_PROGRESS_SECONDS:
+                announced["at"] = now
+                done = SyncResource.objects.filter(run_id=run.pk, status=Res.DONE).count()
+                _notify(
+                    run,
+                    "billing_sync_progress",
+                    {
+                        "resource": resource.resource,
+                        "synced": total["synced"],
+                        "done_resources": done,
+                        "total_resources": len(RESOURCES),
+                    },
+                )
         if time.monotonic() > slice_ends:
             raise _SliceOver  # after the commit: this page and its cursor are kept
         return written

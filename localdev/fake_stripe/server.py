@@ -41,6 +41,7 @@ from localdev.fake_stripe import (
     refunds,
     replaced_routes,
     setup_intents,
+    store_index,
     subscription_lifecycle,
     subscription_prices,
 )
@@ -66,6 +67,7 @@ def build_app() -> web.Application:
     """localstripe's (module-level, single) app, extended once per process."""
     app = localstripe.server.app
     disable_disk_persistence()
+    store_index.install()  # before isolation: it wraps the base list this replaces
     events.install()
     isolation.install()
     subscription_prices.install()
@@ -81,6 +83,7 @@ def build_app() -> web.Application:
     for module in (invoices, invoice_page, disputes, payouts, backdate, payment_methods):
         module.install(app)
     subscription_lifecycle.install_routes(app)
+    store_index.install_customer_narrowing(app)  # last: it wraps the lists as the modules above left them
 
     auth_index = app.middlewares.index(localstripe.server.auth_middleware)
     app.middlewares[auth_index] = _without_key_for(WITHOUT_API_KEY, localstripe.server.auth_middleware)

@@ -105,7 +105,8 @@ def assert_mirrors(stripe: Stripe, account):
 
 
 @pytest.mark.asyncio
-async def test_connect_mirrors_everything_and_announces_completion_once(stripe, account, owner):
+async def test_connect_mirrors_everything_and_announces_completion_once(stripe, account, owner, settings):
+    settings.BILLING_SYNC_PROGRESS_SECONDS = 0  # every page announced (the default throttles to twice a second)
     await sync_to_async(seed_account)(stripe, customers=250)
     token = await sync_to_async(token_for)(owner, account)
     api = APIClient()

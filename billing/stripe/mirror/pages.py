@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from billing.models import Customer
 from billing.stripe import mappers
+from billing.stripe.mirror.bulk_sql import upsert_rows
 from billing.stripe.mirror.rows import customer_pks as customer_pks_of
-from billing.stripe.mirror.rows import lock_rows
-from billing.stripe.mirror.types import CUSTOMER_DEPENDENTS, Obj, build_row, model_for, object_type
+from billing.stripe.mirror.types import CUSTOMER_DEPENDENTS, Obj, model_for, object_type, row_values
 
 
 def upsert_objects(
@@ -38,32 +38,27 @@ def upsert_objects(
     now = timezone.now()
     extra = {"payout_stripe_id": payout} if payout else {}
     with transaction.atomic(savepoint=False):
-        if fetched_at is not None:
-            held = lock_rows(model.objects.filter(account=account, stripe_id__in=list(by_id))).values_list(
-                "stripe_id", "last_event_created"
-            )
-            for stripe_id, last_event_created in held:
-                if last_event_created is not None and last_event_created > fetched_at:
-                    del by_id[stripe_id]
-            if not by_id:
-                return 0
         page = list(by_id.values())
         customer_pks = (
             customer_pks_of(account, (mappers.ref(obj.get("customer")) for obj in page)) if otype.customer_fk else {}
         )
-        rows = [build_row(otype, account, obj, customer_pks=customer_pks, now=now, extra=extra) for obj in page]
-        for row in rows:
-            row.seen_in_run = seen_in_run
-            row.last_event_created = fetched_at
+        rows = []
+        for obj in page:
+            row = row_values(otype, account.pk, obj, customer_pks=customer_pks, now=now, extra=extra)
+            row["seen_in_run"] = seen_in_run
+            row["last_event_created"] = fetched_at
+            row["last_event_id"] = ""
+            rows.append(row)
         update_fields = otype.update_fields(
             with_seen=seen_in_run is not None, with_ordering=fetched_at is not None, extra=extra
         )
-        model.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["account", "stripe_id"], update_fields=update_fields
-        )
-        if otype.children:
-            otype.children([(account.pk, obj) for obj in page], seen_in_run=seen_in_run, now=now)
-    return len(rows)
+        # With `fetched_at`, a row a newer webhook event has written is skipped, under the upsert's own row lock.
+        written = set(upsert_rows(model, rows, update=update_fields, guard=fetched_at is not None))
+        if otype.children and written:
+            otype.children(
+                [(account.pk, obj) for obj in page if obj["id"] in written], seen_in_run=seen_in_run, now=now
+            )
+    return len(written)
 
 
 def link_customers(account) -> int:

@@ -8,12 +8,6 @@ from django.db import connection
 from billing.models import Customer
 
 
-def lock_rows(queryset):
-    # NO KEY UPDATE: does not block the KEY SHARE locks other transactions take when they insert rows pointing
-    # at this one (a subscription referencing a customer being updated), so the two never deadlock on it.
-    return queryset.select_for_update(no_key=connection.features.has_select_for_no_key_update)
-
-
 def pairs_in(model, field: str, pairs: Iterable[tuple]) -> list[tuple[str, list]]:
     """`(account, <field>) IN (VALUES ...)` for (account pk, value) pairs, as (SQL, params) chunks within the
     backend's parameter limit; none when no pair carries a value. A row-value comparison (PostgreSQL, and

@@ -24,6 +24,7 @@ from billing.models import (
 )
 from billing.models.base import StripeObject
 from billing.stripe import mappers
+from billing.stripe.mirror.bulk_sql import upsert_rows
 from billing.stripe.mirror.rows import pairs_in, select_rows
 
 Obj = dict
@@ -74,18 +75,24 @@ def upsert_subscription_items(parents: list[tuple[int, Obj]], *, seen_in_run, no
         if pk is None:
             continue
         for columns in mappers.subscription_items(obj):
-            row = SubscriptionItem(account_id=account_pk, subscription_id=pk, synced_at=now, **columns)
-            row.seen_in_run = seen_in_run
-            rows.append(row)
-            sent.setdefault(account_pk, []).append(row.stripe_id)
+            rows.append(
+                {
+                    "account_id": account_pk,
+                    "subscription_id": pk,
+                    "synced_at": now,
+                    "seen_in_run": seen_in_run,
+                    **columns,
+                }
+            )
+            sent.setdefault(account_pk, []).append(columns["stripe_id"])
         if not obj["items"].get("has_more"):
             complete.setdefault(account_pk, []).append(pk)
     if rows:
-        SubscriptionItem.objects.bulk_create(
+        upsert_rows(
+            SubscriptionItem,
             rows,
-            update_conflicts=True,
-            unique_fields=["account", "stripe_id"],
-            update_fields=_ITEM_TYPE.update_fields(with_seen=seen_in_run is not None, with_ordering=False),
+            update=_ITEM_TYPE.update_fields(with_seen=seen_in_run is not None, with_ordering=False),
+            guard=False,
         )
     # An item's id is unique within its account, so an item sent for any subscription of the account is kept
     # (it may have moved between subscriptions: the upsert moved it).
@@ -150,6 +157,24 @@ def build_row(otype: ObjectType, account, obj: Obj, *, customer_pks: dict, now: 
     if otype.customer_fk:
         row.customer_id = customer_pks.get(columns["customer_stripe_id"])
     return row
+
+
+def row_values(otype: ObjectType, account_pk, obj: Obj, *, customer_pks: dict, now: datetime, extra: dict) -> dict:
+    """The columns of build_row's row as a dict (attname → value), without a model instance: for bulk_sql."""
+    columns = otype.columns(obj)
+    values = {
+        "account_id": account_pk,
+        "stripe_id": obj["id"],
+        "data": obj,
+        "deleted": bool(obj.get("deleted")),
+        "synced_at": now,
+        **mappers.common(obj),
+        **columns,
+        **extra,
+    }
+    if otype.customer_fk:
+        values["customer_id"] = customer_pks.get(columns["customer_stripe_id"])
+    return values
 
 
 def is_newer(event_created: int, event_id: str, row_created: int | None, row_event_id: str | None) -> bool:
