@@ -1,10 +1,17 @@
-"""Websocket client helper: connects to the real ASGI application (routing, consumer, channel layer)."""
+"""Websocket client helper: connects to the real ASGI application (routing, consumer, channel layer).
+
+Every socket ends the way daphne ends one: the client's `websocket.disconnect` reaches the consumer, which leaves
+its groups and returns. A consumer left running at the end of a test is cancelled by the event loop's teardown
+instead, and with the Redis channel layer a cancelled receive could hang that teardown for good (seen twice in the
+PostgreSQL + Redis pass, right after the refusal tests, which never sent the disconnect)."""
 
 from contextlib import asynccontextmanager
 
 from channels.testing import WebsocketCommunicator
 
 from billing_project.asgi import application
+
+APP_EXIT_TIMEOUT = 10  # seconds for the consumer to return after the disconnect (generous: a loaded machine)
 
 
 @asynccontextmanager
@@ -19,7 +26,7 @@ async def websocket(token: str | None, *, ticket: str | None = None, origin: str
         yield communicator, connected, close_code
     finally:
         if connected:
-            await communicator.disconnect()
+            await communicator.disconnect(timeout=APP_EXIT_TIMEOUT)
 
 
 async def refusal_close_code(token: str | None, *, ticket: str | None = None) -> int | None:
@@ -34,7 +41,14 @@ async def refusal_close_code(token: str | None, *, ticket: str | None = None) ->
     assert connected, f"the handshake was refused (close code {close_code}) instead of accepted, then closed"
     message = await communicator.receive_output(timeout=5)
     assert message["type"] == "websocket.close", message
+    await _client_closes(communicator, message.get("code"))
     return message.get("code")
+
+
+async def _client_closes(communicator, code: int | None) -> None:
+    """The browser's side of a close the server began: the disconnect, then the consumer has returned."""
+    await communicator.send_input({"type": "websocket.disconnect", "code": code or 1000})
+    await communicator.wait(timeout=APP_EXIT_TIMEOUT)
 
 
 async def receive_events(communicator, *, until: str, timeout: float = 10) -> list[dict]:
