@@ -11,10 +11,8 @@ import os
 import socket
 import subprocess
 import sys
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -25,16 +23,9 @@ from tests.helpers.polling import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+from tests.deploy.processes import database_url as _database_url  # noqa: E402 - one copy of it
+
 IDLE_SECONDS = 16  # past the 15 s the issue asks for; the broken setup closed sockets at ~5 s and ~10 s
-
-
-def _database_url() -> str:
-    """The test database, for a server in another process (the test's rows are committed: transactional test)."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT']}" if db["PORT"] else db["HOST"] or "127.0.0.1"
-    return f"postgres://{quote(db['USER'] or '')}:{quote(db['PASSWORD'] or '')}@{host}/{quote(db['NAME'])}"
 
 
 def _listening(port: int) -> bool:
